@@ -1,0 +1,3 @@
+from genrekit.cli import main
+
+raise SystemExit(main())
