@@ -1,0 +1,438 @@
+"""musicnn (Pons & Serra 2019) in numpy: the published MSD/MTT models without TensorFlow.
+
+A faithful port of ``musicnn==0.1.0`` (``models.py``, ``extractor.py``, ``configuration.py``):
+
+- input: mono audio at 16 kHz; STFT n_fft 512, hop 256, Hann window, centred with *reflect*
+  padding (librosa < 0.9); power spectrogram; 96 Slaney mel bands; the mel spectrogram is
+  rounded to float16 (as the original stored it) and cast back to float32 before
+  ``log10(10000 * x + 1)``;
+- 3 s patches of 187 frames, every ``hop`` frames (61 = the usual "1 s overlap": 28 patches
+  for a 30 s track); a track shorter than one patch gives none;
+- front end: batch norm of the input, then "timbral" convolutions 7x38 and 7x67 (time x mel,
+  204 channels each, time padded 3+3, valid in frequency) and "temporal" convolutions 128x1,
+  64x1, 32x1 (51 channels each, TF "same" padding in time: ``(k-1)//2`` zeros before, the rest
+  after), each ReLU -> batch norm -> max over frequency, concatenated to 561 channels;
+- mid end: three 7x(channels) convolutions to 64 channels (ReLU, batch norm), the last two
+  with residual connections; dense concatenation to 753 channels;
+- back end: max and mean over time (interleaved: ``max_0, mean_0, max_1, ...``), batch norm,
+  dense 1506 -> 200 (ReLU, batch norm: the *penultimate* embedding), dense 200 -> 50, sigmoid.
+
+Batch norm is in inference mode with epsilon 1e-3 (the TF1 default). The fast path
+(:meth:`MusicnnModel.taggram`) computes the front-end convolutions once over the whole track
+(patches overlap) and recomputes only the frames next to each patch's zero padding; it
+equals :meth:`MusicnnModel.taggram_reference`, the plain per-patch port, to ~1e-6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from genrekit.exceptions import ParameterError
+
+__all__ = [
+    "SAMPLE_RATE",
+    "N_FFT",
+    "HOP_LENGTH",
+    "N_MELS",
+    "PATCH_FRAMES",
+    "DEFAULT_PATCH_HOP",
+    "MODELS",
+    "TAGS_MSD",
+    "TAGS_MTT",
+    "EMBEDDING_SIZE",
+    "tag_columns",
+    "log_mel",
+    "resample_to_16k",
+    "patch_starts",
+    "MusicnnModel",
+]
+
+SAMPLE_RATE = 16000
+N_FFT = 512
+HOP_LENGTH = 256
+N_MELS = 96
+#: Frames per 3 s patch: ``librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1``.
+PATCH_FRAMES = (3 * SAMPLE_RATE - N_FFT // 2) // HOP_LENGTH + 1
+#: Patch hop in frames for the original's ``input_overlap=1`` (``time_to_frames(1, ...)``).
+DEFAULT_PATCH_HOP = (SAMPLE_RATE - N_FFT // 2) // HOP_LENGTH
+EMBEDDING_SIZE = 200
+_BN_EPSILON = 1e-3
+
+#: The models genrekit can run (names as on the command line).
+MODELS = ("msd_musicnn", "mtt_musicnn")
+
+#: Tags of the Million Song Dataset model, in output order (``configuration.MSD_LABELS``).
+TAGS_MSD = (
+    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
+    "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists",
+    "classic rock", "soul", "indie rock", "Mellow", "electronica", "80s", "folk", "90s",
+    "chill", "instrumental", "punk", "oldies", "blues", "hard rock", "ambient", "acoustic",
+    "experimental", "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country",
+    "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal", "Progressive rock",
+    "60s", "rnb", "indie pop", "sad", "House", "happy",
+)  # fmt: skip
+#: Tags of the MagnaTagATune model, in output order (``configuration.MTT_LABELS``).
+TAGS_MTT = (
+    "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
+    "piano", "ambient", "beat", "violin", "vocal", "synth", "female", "indian", "opera",
+    "male", "singing", "vocals", "no vocals", "harpsichord", "loud", "quiet", "flute",
+    "woman", "male vocal", "no vocal", "pop", "soft", "sitar", "solo", "man", "classic",
+    "choir", "voice", "new age", "dance", "male voice", "female vocal", "beats", "harp",
+    "cello", "no voice", "weird", "country", "metal", "female voice", "choral",
+)  # fmt: skip
+
+
+def _check_model(model: str) -> str:
+    if model not in MODELS:
+        raise ParameterError(f"musicnn model: expected one of {MODELS}, got {model!r}")
+    return model
+
+
+def tag_columns(model: str = "msd_musicnn") -> tuple[str, ...]:
+    """Table column names of a model's tags: ``tag_`` + lower case, spaces/hyphens -> ``_``.
+
+    >>> tag_columns("msd_musicnn")[:3]
+    ('tag_rock', 'tag_pop', 'tag_alternative')
+    """
+    tags = TAGS_MSD if _check_model(model) == "msd_musicnn" else TAGS_MTT
+    return tuple("tag_" + t.lower().replace(" ", "_").replace("-", "_") for t in tags)
+
+
+def resample_to_16k(y: np.ndarray, sr: int) -> np.ndarray:
+    """Resample mono audio to 16 kHz with soxr (high quality), as ``librosa.resample`` does.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+    sr : int
+        Its sample rate.
+
+    Returns
+    -------
+    np.ndarray [shape=(ceil(n * 16000 / sr),), dtype=float32]
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if int(sr) == SAMPLE_RATE:
+        return y
+    import soxr
+
+    n_out = int(np.ceil(y.shape[-1] * SAMPLE_RATE / sr))
+    out = soxr.resample(y, int(sr), SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
+    if out.shape[-1] >= n_out:
+        return out[:n_out]
+    return np.pad(out, (0, n_out - out.shape[-1]))
+
+
+def log_mel(y: np.ndarray) -> np.ndarray:
+    """musicnn's input representation of 16 kHz audio.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono audio at 16 kHz.
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + n // 256, 96), dtype=float32]
+        ``log10(10000 * mel + 1)``, time by mel band, with the mel spectrogram rounded
+        through float16 as the original did.
+    """
+    import librosa
+
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ParameterError(f"musicnn input: expected mono audio of shape (n,), got {y.shape}")
+    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH, center=True, pad_mode="reflect")
+    power = (stft.real**2 + stft.imag**2).astype(np.float32)
+    basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+    mel = (basis @ power).T
+    mel = mel.astype(np.float16).astype(np.float32)
+    return np.log10(np.float32(10000) * mel + np.float32(1)).astype(np.float32)
+
+
+def patch_starts(n_frames: int, hop: int = DEFAULT_PATCH_HOP) -> np.ndarray:
+    """First frame of every patch: ``range(0, n_frames - 187 + 1, hop)`` (the original's rule).
+
+    >>> len(patch_starts(1876))
+    28
+    """
+    if hop < 1:
+        raise ParameterError(f"musicnn patch hop: expected a positive number of frames, got {hop}")
+    return np.arange(0, max(n_frames - PATCH_FRAMES + 1, 0), hop, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _BatchNorm:
+    scale: np.ndarray
+    shift: np.ndarray
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x * self.scale + self.shift
+
+
+def _bn(w: Mapping[str, np.ndarray], name: str) -> _BatchNorm:
+    gamma = w[f"{name}/gamma"].astype(np.float32)
+    scale = gamma / np.sqrt(w[f"{name}/moving_variance"].astype(np.float32) + np.float32(_BN_EPSILON))
+    shift = w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale
+    return _BatchNorm(scale.astype(np.float32), shift.astype(np.float32))
+
+
+# Front-end layers: (conv variable, batch-norm variable, time kernel, freq kernel).
+_TIMBRAL = (("conv2d", "batch_normalization_1", 7, 38), ("conv2d_1", "batch_normalization_2", 7, 67))
+_TEMPORAL = (
+    ("conv2d_2", "batch_normalization_3", 128),
+    ("conv2d_3", "batch_normalization_4", 64),
+    ("conv2d_4", "batch_normalization_5", 32),
+)
+_MIDEND = (("conv2d_5", "batch_normalization_6"), ("conv2d_6", "batch_normalization_7"),
+           ("conv2d_7", "batch_normalization_8"))  # fmt: skip
+
+
+def _pool_freq(z: np.ndarray, bias: np.ndarray, bn: _BatchNorm) -> np.ndarray:
+    """``max_f BN(relu(z + bias))`` over axis -2, from the max and min of ``z`` alone.
+
+    BN is a per-channel affine map ``a x + b``: for ``a >= 0`` it is non-decreasing in ``x``, so
+    the maximum comes from ``max_f z``; for ``a < 0`` from ``min_f z``. Float rounding is
+    monotone too, so this equals the elementwise computation exactly.
+    """
+    hi = z.max(axis=-2)
+    lo = z.min(axis=-2)
+    pick = np.where(bn.scale >= 0, hi, lo)
+    return bn(np.maximum(pick + bias, 0))
+
+
+class MusicnnModel:
+    """A pretrained musicnn model (weights from :func:`genrekit.embeddings.weights.load_weights`).
+
+    Parameters
+    ----------
+    weights : mapping of str to np.ndarray
+        The 64 model variables of the TF checkpoint, by name.
+    name : str
+        ``"msd_musicnn"`` or ``"mtt_musicnn"`` (names the tags).
+
+    Examples
+    --------
+    >>> model = MusicnnModel.load("msd_musicnn")                     # doctest: +SKIP
+    >>> tags, emb = model.taggram(y16k)                              # doctest: +SKIP
+    >>> tags.shape, emb.shape                                        # doctest: +SKIP
+    ((28, 50), (28, 200))
+    """
+
+    def __init__(self, weights: Mapping[str, np.ndarray], *, name: str = "msd_musicnn") -> None:
+        self.name = _check_model(name)
+        self.tags = TAGS_MSD if name == "msd_musicnn" else TAGS_MTT
+        try:
+            w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+            self._bn_in = _bn(w, "batch_normalization")
+            self._timbral = [
+                (w[f"{c}/kernel"][:, :, 0, :], w[f"{c}/bias"], _bn(w, b)) for c, b, _, _ in _TIMBRAL
+            ]
+            self._temporal = [
+                (w[f"{c}/kernel"][:, 0, 0, :], w[f"{c}/bias"], _bn(w, b)) for c, b, _ in _TEMPORAL
+            ]
+            self._midend = [
+                (w[f"{c}/kernel"][:, :, 0, :], w[f"{c}/bias"], _bn(w, b)) for c, b in _MIDEND
+            ]
+            self._bn_pool = _bn(w, "batch_normalization_9")
+            self._dense = (w["dense/kernel"], w["dense/bias"])
+            self._bn_dense = _bn(w, "batch_normalization_10")
+            self._out = (w["dense_1/kernel"], w["dense_1/bias"])
+        except KeyError as exc:
+            raise ParameterError(f"musicnn weights: variable {exc.args[0]!r} is missing") from exc
+        # im2col-ready kernels: [kt * kf, channels]
+        self._timbral_mat = [np.ascontiguousarray(k.reshape(-1, k.shape[-1])) for k, _, _ in self._timbral]
+        # temporal kernels as [taps, channels], and where each sits in the 128-tap window
+        self._mid_mat = [np.ascontiguousarray(k.reshape(-1, k.shape[-1])) for k, _, _ in self._midend]
+        n_out = self._out[0].shape[1]
+        if n_out != len(self.tags):
+            raise ParameterError(
+                f"musicnn weights: {name} has {len(self.tags)} tags, the weights output {n_out}"
+            )
+
+    @classmethod
+    def load(cls, model: str = "msd_musicnn", **kwargs) -> MusicnnModel:  # type: ignore[no-untyped-def]
+        """Load a model's weights from genrekit's cache, fetching them on first use.
+
+        Keyword arguments go to :func:`genrekit.embeddings.weights.load_weights`.
+        """
+        from genrekit.embeddings.weights import load_weights
+
+        return cls(load_weights(_check_model(model), **kwargs), name=model)
+
+    # ------------------------------------------------------------------ shared pieces
+
+    def _normalize(self, x: np.ndarray) -> np.ndarray:
+        return self._bn_in(x).astype(np.float32, copy=False)
+
+    def _temporal_features(self, xn: np.ndarray) -> np.ndarray:
+        """Temporal convolutions of normalized patches ``[P, 187, 96]`` -> ``[P, 187, 153]``."""
+        n_p, t, f = xn.shape
+        big = self._temporal[0][0].shape[0]
+        before = (big - 1) // 2
+        pad = np.zeros((n_p, t + big - 1, f), dtype=np.float32)
+        pad[:, before : before + t] = xn
+        out = []
+        for kernel, bias, bn in self._temporal:
+            k = kernel.shape[0]
+            start = before - (k - 1) // 2  # this kernel's window inside the widest one
+            windows = np.lib.stride_tricks.sliding_window_view(pad[:, start : start + t + k - 1], k, axis=1)
+            # windows: [P, t, f, k]
+            cols = windows.reshape(n_p * t * f, k)
+            z = (cols @ kernel).reshape(n_p, t, f, -1)
+            out.append(_pool_freq(z, bias, bn))
+        return np.concatenate(out, axis=-1)
+
+    def _midend_backend(self, front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mid and back end of front-end features ``[P, 187, 561]`` -> (tags, embedding)."""
+        n_p, t, _ = front.shape
+        feats = [front]
+        x = front
+        for i, ((kernel, bias, bn), mat) in enumerate(zip(self._midend, self._mid_mat, strict=True)):
+            kt = kernel.shape[0]
+            pad = np.zeros((n_p, t + kt - 1, x.shape[-1]), dtype=np.float32)
+            pad[:, (kt - 1) // 2 : (kt - 1) // 2 + t] = x
+            cols = np.lib.stride_tricks.sliding_window_view(pad, kt, axis=1)  # [P, t, c, kt]
+            cols = cols.transpose(0, 1, 3, 2).reshape(n_p * t, -1)
+            y = bn(np.maximum(cols @ mat + bias, 0)).reshape(n_p, t, -1)
+            x = y if i == 0 else y + x
+            feats.append(x)
+        feature_map = np.concatenate(feats, axis=-1)  # [P, t, 753]
+        pooled = np.stack([feature_map.max(axis=1), feature_map.mean(axis=1)], axis=-1)
+        pooled = self._bn_pool(pooled.reshape(n_p, -1))
+        emb = self._bn_dense(np.maximum(pooled @ self._dense[0] + self._dense[1], 0))
+        logits = emb @ self._out[0] + self._out[1]
+        tags = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        return tags.astype(np.float32), emb.astype(np.float32)
+
+    # ------------------------------------------------------------------ public
+
+    def taggram(
+        self, y: np.ndarray, *, hop: int = DEFAULT_PATCH_HOP, batch: int = 8
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Tag probabilities and penultimate embeddings of every 3 s patch of a signal.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,)]
+            Mono audio at 16 kHz (see :func:`resample_to_16k`).
+        hop : int
+            Patch hop in frames of 16 ms (61: patches overlap by 2 s, one every 0.976 s).
+        batch : int
+            Patches per mid-end batch (bounds memory; does not change results).
+
+        Returns
+        -------
+        tags : np.ndarray [shape=(n_patches, 50), dtype=float32]
+        embedding : np.ndarray [shape=(n_patches, 200), dtype=float32]
+        """
+        return self.taggram_from_mel(log_mel(y), hop=hop, batch=batch)
+
+    def taggram_from_mel(
+        self, mel: np.ndarray, *, hop: int = DEFAULT_PATCH_HOP, batch: int = 8
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`taggram` from a precomputed :func:`log_mel` ``[frames, 96]``."""
+        starts = patch_starts(mel.shape[0], hop)
+        n_tags = len(self.tags)
+        if starts.size == 0:
+            return np.zeros((0, n_tags), np.float32), np.zeros((0, EMBEDDING_SIZE), np.float32)
+        xn = self._normalize(np.asarray(mel, dtype=np.float32))
+        timbral = self._timbral_track(xn, starts)  # [P, 187, 408]
+        tags_out, emb_out = [], []
+        for b in range(0, starts.size, max(1, batch)):
+            s = starts[b : b + batch]
+            patches = np.stack([xn[p : p + PATCH_FRAMES] for p in s])
+            front = np.concatenate([timbral[b : b + batch], self._temporal_features(patches)], axis=-1)
+            tg, em = self._midend_backend(front)
+            tags_out.append(tg)
+            emb_out.append(em)
+        return np.concatenate(tags_out), np.concatenate(emb_out)
+
+    def _timbral_conv(self, xpad: np.ndarray, k: int) -> np.ndarray:
+        """Timbral convolution ``k`` of time-padded input ``[n + 6, 96]`` -> pooled ``[n, 204]``."""
+        kernel, bias, bn = self._timbral[k]
+        kt, kf = kernel.shape[:2]
+        n = xpad.shape[0] - kt + 1
+        windows = np.lib.stride_tricks.sliding_window_view(xpad, (kt, kf))  # [n, F', kt, kf]
+        nf = windows.shape[1]
+        out = np.empty((n, kernel.shape[-1]), dtype=np.float32)
+        step = max(1, 16384 // nf)  # ~16k GEMM rows per chunk keeps the im2col copy small
+        for a in range(0, n, step):
+            cols = windows[a : a + step].reshape(-1, kt * kf)
+            z = (cols @ self._timbral_mat[k]).reshape(-1, nf, kernel.shape[-1])
+            out[a : a + step] = _pool_freq(z, bias, bn)
+        return out
+
+    def _timbral_track(self, xn: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Timbral features of every patch, computed once over the track.
+
+        A patch's frame ``t`` sees the same inputs as the track's frame ``start + t``, except in
+        the 3 frames at each patch end, where the patch's own zero padding replaces the
+        neighbouring frames; those are recomputed per patch.
+        """
+        half = 3
+        end = int(starts[-1]) + PATCH_FRAMES
+        track = np.zeros((end + 2 * half, xn.shape[1]), dtype=np.float32)
+        track[half : half + end] = xn[:end]
+        full = np.concatenate([self._timbral_conv(track, k) for k in range(2)], axis=-1)
+        out = np.stack([full[p : p + PATCH_FRAMES] for p in starts])  # [P, 187, 408]
+        # edges: per patch, frames 0..2 and 184..186 with the patch's own padding
+        edge = np.zeros((starts.size, 2, 3 * half, xn.shape[1]), dtype=np.float32)
+        for i, p in enumerate(starts):
+            edge[i, 0, half:] = xn[p : p + 2 * half]
+            edge[i, 1, : 2 * half] = xn[p + PATCH_FRAMES - 2 * half : p + PATCH_FRAMES]
+        flat = edge.reshape(-1, xn.shape[1])
+        # each 9-frame block yields 3 valid rows; convolve all blocks at once, keep valid ones
+        res = np.concatenate([self._timbral_conv(flat, k) for k in range(2)], axis=-1)
+        n_blocks = starts.size * 2
+        res = np.concatenate([res, np.zeros((2 * half, res.shape[1]), np.float32)])
+        res = res.reshape(n_blocks, 3 * half, -1)[:, :half].reshape(starts.size, 2, half, -1)
+        out[:, :half] = res[:, 0]
+        out[:, PATCH_FRAMES - half :] = res[:, 1]
+        return out
+
+    def taggram_reference(
+        self, y: np.ndarray, *, hop: int = DEFAULT_PATCH_HOP
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The plain per-patch port (slow), as the original computes it; for tests."""
+        mel = log_mel(y)
+        starts = patch_starts(mel.shape[0], hop)
+        n_tags = len(self.tags)
+        if starts.size == 0:
+            return np.zeros((0, n_tags), np.float32), np.zeros((0, EMBEDDING_SIZE), np.float32)
+        tags, embs = [], []
+        for p in starts:
+            x = self._bn_in(mel[p : p + PATCH_FRAMES])  # [187, 96]
+            feats = []
+            for kernel, bias, bn in self._timbral:
+                kt, kf = kernel.shape[:2]
+                xp = np.pad(x, (((kt - 1) // 2, kt - 1 - (kt - 1) // 2), (0, 0)))
+                win = np.lib.stride_tricks.sliding_window_view(xp, (kt, kf))  # [187, F', kt, kf]
+                z = np.einsum("tfij,ijc->tfc", win, kernel, optimize=True)
+                feats.append(bn(np.maximum(z + bias, 0)).max(axis=1))
+            for kernel, bias, bn in self._temporal:
+                k = kernel.shape[0]
+                xp = np.pad(x, (((k - 1) // 2, k - 1 - (k - 1) // 2), (0, 0)))
+                win = np.lib.stride_tricks.sliding_window_view(xp, k, axis=0)  # [187, 96, k]
+                z = np.einsum("tfk,kc->tfc", win, kernel, optimize=True)
+                feats.append(bn(np.maximum(z + bias, 0)).max(axis=1))
+            front = np.concatenate(feats, axis=-1)  # [187, 561]
+            layers = [front]
+            h = front
+            for i, (kernel, bias, bn) in enumerate(self._midend):
+                hp = np.pad(h, ((3, 3), (0, 0)))
+                win = np.lib.stride_tricks.sliding_window_view(hp, 7, axis=0)  # [187, c, 7]
+                z = bn(np.maximum(np.einsum("tck,kco->to", win, kernel, optimize=True) + bias, 0))
+                h = z if i == 0 else z + h
+                layers.append(h)
+            fmap = np.concatenate(layers, axis=-1)
+            pooled = np.stack([fmap.max(axis=0), fmap.mean(axis=0)], axis=-1).reshape(-1)
+            pooled = self._bn_pool(pooled)
+            emb = self._bn_dense(np.maximum(pooled @ self._dense[0] + self._dense[1], 0))
+            logits = emb @ self._out[0] + self._out[1]
+            tags.append(1.0 / (1.0 + np.exp(-logits.astype(np.float64))))
+            embs.append(emb)
+        return np.asarray(tags, dtype=np.float32), np.asarray(embs, dtype=np.float32)
