@@ -149,13 +149,17 @@ def register_kind(
 
 def kinds() -> tuple[str, ...]:
     """Names of the registered storage kinds, most specific first."""
-    _ensure_plugins()
     return tuple(k.name for k in sorted(_KINDS.values(), key=lambda k: -k.priority))
 
 
-def _ensure_plugins() -> None:
-    """Import modules that register extra kinds (the CNN), when they exist and can load."""
-    for module in ("genrekit.models.cnn",):
+#: Kinds registered by optional modules, imported only when a bundle of that kind is loaded
+#: (saving needs no import: the estimator's own module registered its kind already).
+_PLUGINS = {"torch": "genrekit.models.cnn"}
+
+
+def _ensure_plugin(kind: str) -> None:
+    module = _PLUGINS.get(kind)
+    if kind not in _KINDS and module is not None:
         try:
             importlib.import_module(module)
         except ImportError:
@@ -476,7 +480,6 @@ def save_bundle(
     settings = dict(_jsonable(dict(feature_settings)))
     settings.setdefault("feature_set", "kaggle57")
 
-    _ensure_plugins()
     kind = next(
         k for k in sorted(_KINDS.values(), key=lambda k: -k.priority) if k.claims(estimator)
     )
@@ -591,7 +594,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not all(isinstance(x, str) for x in meta["feature_names"]):
         raise ModelError(f"{meta_path}: feature_names must be strings")
 
-    _ensure_plugins()
+    _ensure_plugin(meta["kind"])
     kind = _KINDS.get(meta["kind"])
     if kind is None:
         hint = " (install genrekit[cnn])" if meta["kind"] == "torch" else ""
