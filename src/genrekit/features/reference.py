@@ -13,6 +13,8 @@ many times faster.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from genrekit.constants import (
@@ -55,7 +57,8 @@ def librosa_kaggle_features(
     import librosa
 
     y = np.asarray(y, dtype=np.float32)
-    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH, center=True, pad_mode=pad_mode)
+    mode: Any = pad_mode
+    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH, center=True, pad_mode=mode)
     mag = np.abs(stft)
     power = mag**2
 
@@ -64,7 +67,7 @@ def librosa_kaggle_features(
     # RMS is computed from the framed waveform (not the windowed STFT), centred the same way.
     _mean_var(
         "rms",
-        librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH, pad_mode=pad_mode),
+        librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH, pad_mode=mode),
         out,
     )
     _mean_var("spectral_centroid", librosa.feature.spectral_centroid(S=mag, sr=sr), out)
