@@ -386,6 +386,7 @@ def test_embeddings_table(tmp_path, calls, monkeypatch):
                  **{f"emb_{k}": float(k + i) for k in range(3)}} for i in range(n)]
 
     monkeypatch.setattr(emb, "embedding_rows", fake_rows, raising=False)
+    monkeypatch.setattr(emb, "load_weights", lambda model, **kw: None, raising=False)
     root = _genre_tree(tmp_path / "in", per_genre=1, seconds=2.0)
     extract([root], tmp_path / "out", jobs=1, embeddings=("msd_musicnn",), progress=False)
     table = pd.read_parquet(tmp_path / "out" / "embeddings_msd_musicnn.parquet")

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from genrekit._version import __version__
-from genrekit.audio import check_file, load_audio
+from genrekit.audio import audio_info, check_file, load_audio
 from genrekit.constants import (
     AUDIO_EXTENSIONS,
     FAILURES_FILE,
@@ -541,10 +541,10 @@ def _analyse(y: np.ndarray, task: _Task) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _embed(y: np.ndarray, model: str) -> dict[str, np.ndarray]:
+def _embed(y: np.ndarray, sr: int, model: str) -> dict[str, np.ndarray]:
     from genrekit.embeddings import embedding_rows
 
-    rows = embedding_rows(y, SAMPLE_RATE, model=model)
+    rows = embedding_rows(y, sr, model=model)
     columns = [c for c in (rows[0].keys() if rows else ()) if c != "segment"]
     values = np.array([[row[c] for c in columns] for row in rows], dtype=np.float64)
     segments = np.array([int(row.get("segment", i)) for i, row in enumerate(rows)], np.int64)
@@ -562,8 +562,13 @@ def _work(task: _Task) -> _Outcome:
         y = load_audio(task.path, sr=SAMPLE_RATE)
         if task.features:
             out.parts["features"] = _analyse(y, task)
-        for model in task.embeddings:
-            out.parts[f"emb:{model}"] = _embed(y, model)
+        if task.embeddings:
+            # the networks resample to their own rate: from the file's rate is closest to
+            # how the published models were run
+            native = audio_info(task.path).sample_rate
+            y_native = y if native == SAMPLE_RATE else load_audio(task.path, sr=native)
+            for model in task.embeddings:
+                out.parts[f"emb:{model}"] = _embed(y_native, native, model)
     except AudioError as exc:
         out.reason = getattr(exc, "reason", str(exc))
     except GenreKitError as exc:
@@ -716,6 +721,16 @@ def _check_embeddings(embeddings: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
+def _prepare_embeddings(models: Sequence[str]) -> None:
+    """Fetch/convert the weights once here, not in every worker at the same time."""
+    import genrekit.embeddings as emb
+
+    load = getattr(emb, "load_weights", None)
+    for model in models:
+        if load is not None:
+            load(model)
+
+
 def extract(
     inputs: Iterable[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
@@ -823,6 +838,7 @@ def extract(
             )
         )
 
+    _prepare_embeddings([m for m in models if any(m in t.embeddings for t in tasks)])
     show = sys.stderr.isatty() if progress is None else bool(progress)
     from tqdm.auto import tqdm
 
