@@ -593,6 +593,13 @@ def _limit_threads() -> None:
         pass
 
 
+def _warm_up(task: _Task) -> None:
+    """Import and run the analysis once before forking, so no worker pays for it again
+    (module imports, filter banks, numba's compiled code are inherited)."""
+    y = np.random.default_rng(0).standard_normal(SEGMENT_STRIDE + N_FFT).astype(np.float32)
+    _analyse(0.01 * y, task)
+
+
 def _default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -605,8 +612,11 @@ def _run_local(tasks: list[_Task], jobs: int, on_done: Callable[[_Outcome], None
         for task in tasks:
             on_done(_work(task))
         return
+    import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    if multiprocessing.get_start_method() == "fork" and any(t.features for t in tasks):
+        _warm_up(tasks[0])
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_limit_threads) as pool:
         pending = {pool.submit(_work, t) for t in tasks}
         try:
