@@ -1,0 +1,984 @@
+"""Experiments: run zoo models under a protocol from a TOML config, and write the results.
+
+A config names the data, the protocol and the models::
+
+    features = "../shared/data/kaggle/features_30_sec.csv"   # or: audio = "path/to/gtzan"
+    protocol = "fault-filtered"          # seed | track-cv | artist-cv | fault-filtered
+    splits = "../shared/data/splits"     # fault-filtered: {train,valid,test}_filtered.txt
+    artists = "../shared/data/sturm/GTZANindex.txt"   # artist-cv (optional otherwise)
+    models = ["logreg", "lightgbm"]      # or "all", or "quick" (all but the heavy grids)
+    drop_duplicates = false
+    seed = 1
+
+Optional keys: ``name``, ``split_kind`` (``"filtered"``), ``n_splits`` (5), ``test_size``
+(0.2), ``tune_on`` (``"train+valid"`` or ``"valid"``), ``n_jobs`` (1), ``table``
+(``"3sec"`` or ``"30sec"``, which table of an audio extraction to use; default ``"3sec"``),
+``save_models`` (true).
+
+Relative paths are resolved against the config file's folder first and, when nothing is
+there, against the current directory -- so the shipped configs, which say
+``../shared/data/...``, work when run from the repository root, and a config next to its
+data works from anywhere.
+
+The results folder holds exactly what ``docs/formats.md`` ("Experiment results") lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import tomllib
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genrekit._version import __version__
+from genrekit.constants import (
+    FEATURE_NAMES,
+    HOP_LENGTH,
+    N_FFT,
+    N_MELS,
+    N_MFCC,
+    SAMPLE_RATE,
+    SEGMENT_SAMPLES,
+    SEGMENT_STRIDE,
+    TABLE_3S,
+    TABLE_30S,
+)
+from genrekit.exceptions import DataError, DependencyError, GenreKitError, ParameterError
+
+__all__ = [
+    "ExperimentConfig",
+    "load_config",
+    "run_experiment",
+    "run_models",
+    "fit_and_score",
+    "train",
+    "table_fingerprint",
+    "KAGGLE_FEATURE_SETTINGS",
+]
+
+#: How the public Kaggle tables were computed (for bundles trained on them).
+KAGGLE_FEATURE_SETTINGS: dict[str, Any] = {
+    "feature_set": "kaggle57",
+    "source": "kaggle",
+    "sample_rate": SAMPLE_RATE,
+    "n_fft": N_FFT,
+    "hop_length": HOP_LENGTH,
+    "pad_mode": "reflect",
+    "n_mels": N_MELS,
+    "n_mfcc": N_MFCC,
+    "segment_samples": SEGMENT_SAMPLES,
+    "segment_stride": SEGMENT_STRIDE,
+}
+
+_KNOWN_KEYS = {
+    "name", "features", "audio", "protocol", "splits", "split_kind", "artists", "models",
+    "drop_duplicates", "seed", "n_splits", "test_size", "tune_on", "n_jobs", "table",
+    "save_models",
+}
+_SKIP_MEL = "needs audio or spectrograms; input is a feature table"
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """The settings of one experiment run (written as ``config.json``).
+
+    Paths are absolute once loaded. See the module docstring for the meaning of each key.
+    """
+
+    name: str
+    protocol: str
+    models: tuple[str, ...] | str
+    features: str | None = None
+    audio: str | None = None
+    splits: str | None = None
+    split_kind: str = "filtered"
+    artists: str | None = None
+    drop_duplicates: bool = False
+    seed: int = 1
+    n_splits: int = 5
+    test_size: float = 0.2
+    tune_on: str = "train+valid"
+    n_jobs: int = 1
+    table: str = "3sec"
+    save_models: bool = True
+    config_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if isinstance(self.models, tuple):
+            d["models"] = list(self.models)
+        return d
+
+
+def _resolve(value: Any, key: str, base: Path, *, must_exist: bool = True) -> str:
+    if not isinstance(value, str) or not value:
+        raise ParameterError(f"config key {key!r}: expected a path string, got {value!r}")
+    p = Path(os.path.expanduser(value))
+    if p.is_absolute():
+        candidates = [p]
+    else:
+        candidates = [base / p, Path.cwd() / p]
+    for c in candidates:
+        if c.exists():
+            return str(c.resolve())
+    if must_exist:
+        tried = " or ".join(str(c) for c in candidates)
+        raise DataError(f"config key {key!r}: {value} not found (looked for {tried})")
+    return str(candidates[0])
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment TOML file.
+
+    Raises
+    ------
+    DataError
+        The config or a path it names does not exist, or the TOML is malformed.
+    ParameterError
+        Unknown keys, unknown protocol, missing ``features``/``audio``, a missing
+        ``splits`` (fault-filtered) or ``artists`` (artist-cv), or values of the wrong type.
+    """
+    from genrekit.models import resolve_models
+    from genrekit.protocols import PROTOCOLS, TUNE_ON
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: experiment config not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(raw) - _KNOWN_KEYS)
+    if unknown:
+        raise ParameterError(
+            f"{path}: unknown config key(s) {', '.join(unknown)}; expected some of "
+            f"{', '.join(sorted(_KNOWN_KEYS))}"
+        )
+    base = path.resolve().parent
+    if ("features" in raw) == ("audio" in raw):
+        raise ParameterError(
+            f"{path}: give exactly one of 'features' (a feature table) or 'audio' (a folder)"
+        )
+    protocol = raw.get("protocol")
+    if protocol not in PROTOCOLS:
+        raise ParameterError(
+            f"{path}: protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}"
+        )
+    models = raw.get("models", "all")
+    if isinstance(models, list):
+        models = tuple(models)
+    elif not isinstance(models, str):
+        raise ParameterError(f"{path}: models: expected \"all\" or a list of names, got {models!r}")
+    resolve_models(models)  # unknown names fail here, before any work
+
+    def typed(key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        value = raw.get(key, default)
+        if isinstance(value, bool) and kind is not bool and bool not in (
+            kind if isinstance(kind, tuple) else (kind,)
+        ):
+            raise ParameterError(f"{path}: {key}: expected {kind}, got {value!r}")
+        if not isinstance(value, kind):
+            raise ParameterError(f"{path}: {key}: expected {getattr(kind, '__name__', kind)}, "
+                                 f"got {value!r}")
+        return value
+
+    settings: dict[str, Any] = {
+        "name": typed("name", str, path.stem),
+        "protocol": protocol,
+        "models": models,
+        "drop_duplicates": typed("drop_duplicates", bool, False),
+        "seed": typed("seed", int, 1),
+        "n_splits": typed("n_splits", int, 5),
+        "test_size": float(typed("test_size", (int, float), 0.2)),
+        "tune_on": typed("tune_on", str, "train+valid"),
+        "n_jobs": typed("n_jobs", int, 1),
+        "table": typed("table", str, "3sec"),
+        "save_models": typed("save_models", bool, True),
+        "split_kind": typed("split_kind", str, "filtered"),
+        "config_path": str(path.resolve()),
+    }
+    if settings["tune_on"] not in TUNE_ON:
+        raise ParameterError(
+            f"{path}: tune_on: expected one of {', '.join(TUNE_ON)}, got {settings['tune_on']!r}"
+        )
+    if settings["table"] not in ("3sec", "30sec"):
+        raise ParameterError(f"{path}: table: expected '3sec' or '30sec', got {settings['table']!r}")
+    if settings["n_jobs"] == 0 or settings["n_jobs"] < -1:
+        raise ParameterError(f"{path}: n_jobs: expected a positive integer or -1, got {settings['n_jobs']}")
+    if "features" in raw:
+        settings["features"] = _resolve(raw["features"], "features", base)
+    else:
+        settings["audio"] = _resolve(raw["audio"], "audio", base)
+    if "splits" in raw:
+        settings["splits"] = _resolve(raw["splits"], "splits", base)
+    elif protocol == "fault-filtered":
+        raise ParameterError(
+            f"{path}: protocol 'fault-filtered' needs splits = \"<folder with "
+            "train_filtered.txt, valid_filtered.txt, test_filtered.txt>\""
+        )
+    if "artists" in raw:
+        settings["artists"] = _resolve(raw["artists"], "artists", base)
+    elif protocol == "artist-cv":
+        raise ParameterError(
+            f"{path}: protocol 'artist-cv' needs artists = \"<Sturm's GTZANindex.txt>\""
+        )
+    return ExperimentConfig(**settings)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class _Data:
+    table: pd.DataFrame
+    description: str
+    mel: np.ndarray | None = None  # [n_rows, n_mel_features], aligned with table
+    feature_settings: dict[str, Any] = field(default_factory=dict)
+
+    def inputs(self, kind: str) -> np.ndarray | None:
+        feats = self.table[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+        if kind == "features":
+            return feats
+        if self.mel is None:
+            return None
+        if kind == "mel":
+            return self.mel
+        return np.hstack([feats.astype(np.float32), self.mel])
+
+
+def _read_extract_settings(folder: Path) -> dict[str, Any]:
+    path = folder / "extract.json"
+    if path.is_file():
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return dict(KAGGLE_FEATURE_SETTINGS)
+        settings = info.get("settings", info)
+        if isinstance(settings, dict):
+            out = {k: v for k, v in settings.items() if not isinstance(v, (dict, list))}
+            out.setdefault("feature_set", "kaggle57")
+            out["source"] = "genrekit extract"
+            return out
+    return dict(KAGGLE_FEATURE_SETTINGS)
+
+
+def _find_table(folder: Path, stem: str) -> Path:
+    for ext in (".parquet", ".csv"):
+        p = folder / f"{stem}{ext}"
+        if p.is_file():
+            return p
+    raise DataError(f"{folder}: no {stem}.parquet or {stem}.csv after extraction")
+
+
+def _load_mel(npz_path: Path, table: pd.DataFrame) -> np.ndarray:
+    with np.load(npz_path, allow_pickle=False) as z:
+        mel = np.asarray(z["mel"], dtype=np.float32)
+        keys = [f"{t}#{int(s)}" for t, s in zip(z["track_id"].astype(str), z["segment"], strict=True)]
+    pos = {k: i for i, k in enumerate(keys)}
+    want = [f"{t}#{int(s)}" for t, s in zip(table["track_id"], table["segment"], strict=True)]
+    missing = [k for k in want if k not in pos]
+    if missing:
+        raise DataError(f"{npz_path}: no spectrogram for {len(missing)} rows (e.g. {missing[0]})")
+    return mel[[pos[k] for k in want]].reshape(len(want), -1)
+
+
+def _extract_audio(
+    audio: Path, out_dir: Path, *, mel: bool, table: str, jobs: int | None,
+    scheduler: str | None,
+) -> _Data:
+    from genrekit.extract import extract
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = extract([audio], out_dir, fmt="parquet", mel=mel, jobs=jobs, scheduler=scheduler)
+    n_failed = getattr(report, "n_failed", 0)
+    if n_failed:
+        print(f"note: {n_failed} audio files could not be used; see {out_dir / 'failures.csv'}",
+              file=sys.stderr)
+    from genrekit.datasets import read_table
+
+    stem = TABLE_3S if table == "3sec" else TABLE_30S
+    df = read_table(_find_table(out_dir, stem))
+    data = _Data(df, f"{audio} (extracted to {out_dir / stem})",
+                 feature_settings=_read_extract_settings(out_dir))
+    npz = out_dir / "mel_3_sec.npz"
+    if mel and table == "3sec" and npz.is_file():
+        data.mel = _load_mel(npz, df)
+    return data
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _proba_in(est: Any, X: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """``predict_proba`` with columns in ``labels`` order (zeros for unseen classes)."""
+    p = np.asarray(est.predict_proba(X), dtype=np.float64)
+    classes = [str(c) for c in getattr(est, "classes_", labels)]
+    if classes == list(labels):
+        return p
+    out = np.zeros((p.shape[0], len(labels)))
+    index = {lab: i for i, lab in enumerate(labels)}
+    for j, c in enumerate(classes):
+        out[:, index[c]] = p[:, j]
+    return out
+
+
+def _short(params: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in params.items():
+        key = k.split("__", 1)[1] if k.startswith("model__") else k
+        out[key] = v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+    return out
+
+
+def _changed_params(est: Any) -> dict[str, Any]:
+    """The parameters of the final model step that differ from its class defaults."""
+    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    try:
+        default = type(final)()
+    except TypeError:
+        return {}
+    out = {}
+    for k, v in final.get_params(deep=False).items():
+        dv = default.get_params(deep=False).get(k, object())
+        if k == "estimators" and isinstance(v, list):
+            out[k] = "+".join(name for name, _ in v)
+            continue
+        if hasattr(v, "get_params") or isinstance(v, (list, tuple)):
+            continue
+        same = (v is dv) or (type(v) is type(dv) and _eq(v, dv))
+        if not same and k not in _HIDDEN_PARAMS:
+            out[k] = v
+    return _short(out)
+
+
+# Settings that do not change what is learned (or only how probabilities are produced).
+_HIDDEN_PARAMS = {"random_state", "n_jobs", "verbose", "probability", "max_iter", "tol"}
+
+
+def _eq(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # arrays and exotic objects
+        return False
+
+
+def _is_search(est: Any) -> bool:
+    return hasattr(est, "param_grid") or hasattr(est, "param_distributions")
+
+
+def fit_and_score(
+    spec: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    tracks: np.ndarray,
+    split: Any,
+    labels: Sequence[str],
+    *,
+    seed: int = 1,
+    n_jobs: int = 1,
+) -> tuple[dict[str, Any], pd.DataFrame, Any]:
+    """Fit one model under a protocol split and score it.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model to build.
+    X : np.ndarray [shape=(n_rows, n_inputs)]
+        All rows of the table (the split's indices select from it).
+    y : np.ndarray [shape=(n_rows,)]
+        Labels.
+    tracks : np.ndarray [shape=(n_rows,)]
+        Track of each row (for track accuracy of segment tables).
+    split : ProtocolSplit
+        From :func:`genrekit.protocols.make_protocol`.
+    labels : sequence of str
+        All classes, sorted (the probability column order).
+    seed, n_jobs : int
+        ``random_state`` and parallel jobs.
+
+    Returns
+    -------
+    record : dict
+        The model's entry of ``results.json``.
+    predictions : pd.DataFrame
+        Out-of-fold (``split="cv"``) and test (``split="test"``) predictions.
+    fitted : estimator
+        The final model (a grid search's best estimator), fitted on the train rows.
+    """
+    from joblib import Parallel, delayed
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    from genrekit.evaluate import cv_summary, evaluate
+
+    segment_level = split.level == "segment"
+    tr = split.train
+    Xtr, ytr, ttr = X[tr], y[tr], tracks[tr]
+    est = spec.build(seed=seed, n_jobs=n_jobs, cv=split.cv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        t0 = time.perf_counter()
+        if _is_search(est):
+            est.fit(Xtr, ytr, groups=split.cv_groups)
+            final = est.best_estimator_
+            params = _short(est.best_params_)
+        else:
+            est.fit(Xtr, ytr)
+            final = est
+            params = _changed_params(est)
+        fit_seconds = time.perf_counter() - t0
+        train_acc = float(np.mean(final.predict(Xtr).astype(str) == ytr))
+
+        folds = list(split.cv.split(Xtr, ytr, split.cv_groups))
+
+        def one_fold(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            m = clone(final)
+            m.fit(Xtr[a], ytr[a])
+            return _proba_in(m, Xtr[b], labels)
+
+        fold_proba = Parallel(n_jobs=n_jobs)(delayed(one_fold)(a, b) for a, b in folds)
+    notes = sorted({str(w.message).splitlines()[0] for w in caught
+                    if issubclass(w.category, ConvergenceWarning)})
+    frames = []
+    scores, track_scores = [], []
+    lab = np.asarray(labels)
+    for k, ((_, b), proba) in enumerate(zip(folds, fold_proba, strict=True)):
+        r = evaluate(ytr[b], proba=proba, labels=labels, tracks=ttr[b])
+        scores.append(r["accuracy"])
+        if segment_level and r["track_accuracy"] is not None:
+            track_scores.append(r["track_accuracy"])
+        frames.append(_pred_frame(spec.name, "cv", k, tr[b], proba, lab))
+    record: dict[str, Any] = {
+        "description": spec.description,
+        "input": spec.input,
+        "params": params,
+        "train_accuracy": train_acc,
+        **cv_summary(scores),
+        "cv_track_mean": float(np.mean(track_scores)) if track_scores else None,
+        "test_accuracy": None,
+        "test_track_accuracy": None,
+        "fit_seconds": round(fit_seconds, 3),
+        "skipped": None,
+        "warnings": [f"ConvergenceWarning: {n}" for n in notes],
+    }
+    if split.test is not None:
+        te = split.test
+        proba = _proba_in(final, X[te], labels)
+        r = evaluate(y[te], proba=proba, labels=labels, tracks=tracks[te])
+        record["test_accuracy"] = r["accuracy"]
+        record["test_track_accuracy"] = r["track_accuracy"] if segment_level else None
+        record["per_class"] = r["per_class"]
+        frames.append(_pred_frame(spec.name, "test", -1, te, proba, lab))
+    return record, pd.concat(frames, ignore_index=True), final
+
+
+def _pred_frame(
+    model: str, part: str, fold: int, rows: np.ndarray, proba: np.ndarray, labels: np.ndarray
+) -> pd.DataFrame:
+    df = pd.DataFrame({
+        "model": model,
+        "split": part,
+        "fold": np.full(rows.size, fold, dtype=np.int64),
+        "row": rows.astype(np.int64),
+        "pred": labels[np.argmax(proba, axis=1)],
+    })
+    for j, lab in enumerate(labels):
+        df[f"prob_{lab}"] = proba[:, j]
+    return df
+
+
+@contextmanager
+def _backend(scheduler: str | None) -> Iterator[Any]:
+    if scheduler is None:
+        yield None
+        return
+    from genrekit.exceptions import require
+
+    require("distributed", "dask")
+    import joblib
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ParameterError(f"--scheduler {scheduler}: cannot connect: {exc}") from exc
+    try:
+        with joblib.parallel_backend("dask"):
+            yield client
+    finally:
+        client.close()
+
+
+def run_models(
+    data: Any,
+    split: Any,
+    specs: Sequence[Any],
+    *,
+    seed: int = 1,
+    n_jobs: int = 1,
+    scheduler: str | None = None,
+    log: Any = None,
+) -> tuple[dict[str, dict[str, Any]], pd.DataFrame, dict[str, Any]]:
+    """Fit and score every spec on ``data`` (a table or ``_Data``) under ``split``.
+
+    Returns
+    -------
+    records : dict
+        ``name -> results.json model entry``.
+    predictions : pd.DataFrame
+        All models' predictions (``docs/formats.md``).
+    fitted : dict
+        ``name -> fitted final estimator``.
+    """
+    if isinstance(data, pd.DataFrame):
+        data = _Data(data, "table")
+    df = data.table
+    y = df["label"].astype(str).to_numpy()
+    tracks = df["track_id"].astype(str).to_numpy()
+    labels = sorted(set(y))
+    records: dict[str, dict[str, Any]] = {}
+    frames: list[pd.DataFrame] = []
+    fitted: dict[str, Any] = {}
+    jobs = -1 if scheduler else n_jobs
+    with _backend(scheduler):
+        for spec in specs:
+            X = data.inputs(spec.input)
+            if X is None:
+                records[spec.name] = _skipped(spec, _SKIP_MEL)
+                continue
+            if log:
+                log(f"{spec.name} ...")
+            try:
+                rec, pred, est = fit_and_score(spec, X, y, tracks, split, labels,
+                                               seed=seed, n_jobs=jobs)
+            except DependencyError as exc:
+                records[spec.name] = _skipped(spec, str(exc))
+                continue
+            except (ValueError, MemoryError, GenreKitError) as exc:
+                records[spec.name] = _skipped(spec, f"failed: {type(exc).__name__}: {exc}")
+                records[spec.name]["failed"] = True
+                continue
+            records[spec.name] = rec
+            frames.append(pred)
+            fitted[spec.name] = est
+            if log:
+                log(_one_line(spec.name, rec))
+    if frames:
+        preds = pd.concat(frames, ignore_index=True)
+        preds.insert(4, "track_id", tracks[preds["row"].to_numpy()])
+        preds.insert(5, "segment", df["segment"].to_numpy()[preds["row"].to_numpy()])
+        preds.insert(6, "label", y[preds["row"].to_numpy()])
+    else:
+        preds = pd.DataFrame(columns=["model", "split", "fold", "row", "track_id", "segment",
+                                      "label", "pred", *[f"prob_{lab}" for lab in labels]])
+    return records, preds, fitted
+
+
+def _skipped(spec: Any, reason: str) -> dict[str, Any]:
+    return {
+        "description": spec.description, "input": spec.input, "params": {},
+        "train_accuracy": None, "cv_mean": None, "cv_std": None, "cv_scores": [],
+        "cv_track_mean": None, "test_accuracy": None, "test_track_accuracy": None,
+        "fit_seconds": None, "skipped": reason,
+    }
+
+
+def _fmt(x: Any) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _one_line(name: str, rec: Mapping[str, Any]) -> str:
+    parts = [f"train {_fmt(rec['train_accuracy'])}", f"cv {_fmt(rec['cv_mean'])}"]
+    if rec.get("cv_track_mean") is not None:
+        parts.append(f"cv track {_fmt(rec['cv_track_mean'])}")
+    if rec.get("test_accuracy") is not None:
+        parts.append(f"test {_fmt(rec['test_accuracy'])}")
+    if rec.get("test_track_accuracy") is not None:
+        parts.append(f"test track {_fmt(rec['test_track_accuracy'])}")
+    parts.append(f"{rec['fit_seconds']:.1f}s")
+    return f"  {name}: " + ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    return repr(value)
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    _write_text(path, json.dumps(_jsonable(obj), indent=2) + "\n")
+
+
+def _write_parquet(path: Path, df: pd.DataFrame) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def results_markdown(results: Mapping[str, Any]) -> str:
+    """The capstone-style table (Model | Parameters | Train | Test | CV mean) as Markdown."""
+    segment = results.get("level") == "segment"
+    lines = [
+        f"# {results.get('name', 'experiment')}",
+        "",
+        f"Protocol: **{results['protocol']}** -- {results.get('protocol_description', '')}",
+    ]
+    if results.get("leaky"):
+        lines.append("")
+        lines.append("**LEAKY**: segments of one track are on both sides of the split; these "
+                     "numbers overstate accuracy on new songs.")
+    lines += [
+        "",
+        f"Data: {results['features']} -- {results['n_rows']} rows ({results['level']} level), "
+        f"{results['n_tracks']} tracks. Chance (most frequent class): "
+        f"{results['chance_accuracy']:.3f}.",
+    ]
+    for note in results.get("notes", []):
+        lines.append(f"Note: {note}.")
+    lines.append("")
+    head = ["Model", "Parameters", "Train", "Test", "CV mean"]
+    if segment:
+        head += ["Test (track)", "CV (track)"]
+    head += ["CV std", "Fit s"]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for name, rec in results["models"].items():
+        if rec.get("skipped"):
+            lines.append(f"| {name} | skipped: {rec['skipped']} |" + " |" * (len(head) - 2))
+            continue
+        params = ", ".join(f"{k}={v}" for k, v in rec["params"].items()) or "defaults"
+        row = [name, params.replace("|", "/"), _fmt(rec["train_accuracy"]),
+               _fmt(rec["test_accuracy"]), _fmt(rec["cv_mean"])]
+        if segment:
+            row += [_fmt(rec["test_track_accuracy"]), _fmt(rec["cv_track_mean"])]
+        row += [_fmt(rec["cv_std"]), f"{rec['fit_seconds']:.1f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _save_model(est: Any, folder: Path, name: str) -> str | None:
+    """``models/<name>.txt`` for a bare LightGBM classifier, else ``models/<name>.skops``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    if type(final).__name__ == "LGBMClassifier" and (not hasattr(est, "steps")
+                                                     or len(est.steps) == 1):
+        path = folder / f"{name}.txt"
+        tmp = folder / f".{name}.txt.tmp"
+        final.booster_.save_model(str(tmp))
+        os.replace(tmp, path)
+        return path.name
+    import skops.io as sio
+
+    path = folder / f"{name}.skops"
+    tmp = folder / f".{name}.skops.tmp"
+    try:
+        sio.dump(est, tmp)
+    except Exception as exc:  # skops cannot serialise every object; the run still counts
+        tmp.unlink(missing_ok=True)
+        print(f"note: model {name} not saved: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+    os.replace(tmp, path)
+    return path.name
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _load_data(cfg: ExperimentConfig, out: Path, specs: Sequence[Any], scheduler: str | None) -> _Data:
+    from genrekit.datasets import read_table
+
+    if cfg.features is not None:
+        path = Path(cfg.features)
+        data = _Data(read_table(path), str(path),
+                     feature_settings=_read_extract_settings(path.parent))
+        npz = path.parent / "mel_3_sec.npz"
+        wants_mel = any(s.input != "features" for s in specs)
+        if wants_mel and npz.is_file() and path.stem == TABLE_3S:
+            data.mel = _load_mel(npz, data.table)
+        return data
+    assert cfg.audio is not None
+    wants_mel = any(s.input != "features" for s in specs)
+    return _extract_audio(Path(cfg.audio), out / "features", mel=wants_mel, table=cfg.table,
+                          jobs=None if cfg.n_jobs < 1 else cfg.n_jobs, scheduler=scheduler)
+
+
+def run_experiment(
+    config_path: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    scheduler: str | None = None,
+) -> int:
+    """Run the experiment a TOML config describes and write its results folder.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The TOML config (see the module docstring).
+    out_dir : str or Path, optional
+        Results folder (default ``results/<config name>`` in the current directory). It must
+        not already hold a ``results.json``.
+    scheduler : str, optional
+        Dask scheduler address: grid searches and CV folds run there (joblib's dask backend).
+
+    Returns
+    -------
+    int
+        0 when every model ran (models that need spectrograms on a feature table are skipped,
+        not failed), 1 when some model failed.
+
+    Raises
+    ------
+    DataError, ParameterError
+        Missing files, unknown model or protocol names, missing split lists.
+    """
+    from genrekit.datasets import (
+        drop_duplicates,
+        find_duplicates,
+        read_artist_index,
+        read_split_lists,
+        table_level,
+    )
+    from genrekit.models import resolve_models
+    from genrekit.protocols import describe_protocol, make_protocol
+
+    cfg = load_config(config_path)
+    out = Path(out_dir) if out_dir is not None else Path("results") / cfg.name
+    if (out / "results.json").exists():
+        raise ParameterError(
+            f"{out}: already holds results.json; choose another folder with -o or remove it"
+        )
+    specs = resolve_models(cfg.models)
+    out.mkdir(parents=True, exist_ok=True)
+    data = _load_data(cfg, out, specs, scheduler)
+
+    if cfg.drop_duplicates:
+        table, dups = drop_duplicates(data.table)
+        if data.mel is not None:
+            keep = np.ones(len(data.table), dtype=bool)
+            keep[dups.drop_index] = False
+            data.mel = data.mel[keep]
+        data.table = table
+    else:
+        dups = find_duplicates(data.table)
+    df = data.table
+    if (df["label"] == "").any():
+        raise DataError(f"{data.description}: {int((df['label'] == '').sum())} rows have no "
+                        "label; experiments need labelled rows")
+    artists = read_artist_index(cfg.artists) if cfg.artists else None
+    if artists is not None:
+        df = df.copy()
+        df["artist"] = [artists.get(t) for t in df["track_id"]]
+        data.table = df
+    splits = read_split_lists(cfg.splits, kind=cfg.split_kind) if cfg.splits else None
+    split = make_protocol(cfg.protocol, df, seed=cfg.seed, n_splits=cfg.n_splits,
+                          test_size=cfg.test_size, splits=splits, artists=artists,
+                          tune_on=cfg.tune_on)
+    level = table_level(df)
+    print(f"{cfg.name}: {len(df)} rows ({level} level), protocol {cfg.protocol}"
+          + (" [LEAKY]" if split.leaky else ""), file=sys.stderr)
+
+    records, preds, fitted = run_models(
+        data, split, specs, seed=cfg.seed, n_jobs=cfg.n_jobs, scheduler=scheduler,
+        log=lambda s: print(s, file=sys.stderr),
+    )
+    if cfg.save_models:
+        for name, est in fitted.items():
+            records[name]["model_file"] = _save_model(est, out / "models", name)
+    y = df["label"].astype(str).to_numpy()
+    eval_rows = split.train if split.test is None else split.test
+    results = {
+        "genrekit_version": __version__,
+        "name": cfg.name,
+        "protocol": cfg.protocol,
+        "protocol_description": describe_protocol(cfg.protocol),
+        "leaky": split.leaky,
+        "level": level,
+        "features": data.description,
+        "n_rows": int(len(df)),
+        "n_tracks": int(df["track_id"].nunique()),
+        "n_train_rows": int(split.train.size),
+        "n_test_rows": None if split.test is None else int(split.test.size),
+        "labels": sorted(set(y)),
+        "chance_accuracy": _chance(y[eval_rows]),
+        "notes": list(split.notes),
+        "config": cfg.to_dict(),
+        "models": records,
+    }
+    keep_cols = ["track_id", "segment", "label", "filename", *FEATURE_NAMES]
+    if "artist" in df.columns:
+        keep_cols.append("artist")
+    _write_parquet(out / "data.parquet", df[keep_cols])
+    _write_parquet(out / "predictions.parquet", preds)
+    _write_json(out / "duplicates.json", dups.to_dict(dropped=cfg.drop_duplicates))
+    _write_json(out / "config.json", cfg.to_dict())
+    _write_json(out / "results.json", results)
+    md = results_markdown(results)
+    _write_text(out / "results.md", md)
+    print(md)
+    print(f"results written to {out} (results.json, results.md, predictions.parquet, "
+          f"data.parquet{', models/' if cfg.save_models and fitted else ''})")
+    failed = [n for n, r in records.items() if r.get("failed")]
+    if failed:
+        print(f"genrekit experiment: {len(failed)} model(s) failed: {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _chance(y: np.ndarray) -> float:
+    from genrekit.evaluate import chance_accuracy
+
+    return chance_accuracy(y)
+
+
+def table_fingerprint(df: pd.DataFrame) -> str:
+    """sha256 of a table's canonical bytes: key columns and features as CSV, rows sorted.
+
+    Float values are written with 17 significant digits, so equal tables hash equal
+    whatever file format they came from.
+    """
+    cols = ["track_id", "segment", "label", *FEATURE_NAMES]
+    canon = df[cols].sort_values(["track_id", "segment"], kind="stable")
+    text = canon.to_csv(index=False, float_format="%.17g", lineterminator="\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def train(
+    source: str | Path,
+    *,
+    model: str,
+    out_dir: str | Path,
+    protocol: str | None = None,
+    jobs: int | None = None,
+) -> int:
+    """Fit one zoo model on all the data given and save it as a model bundle.
+
+    Parameters
+    ----------
+    source : str or Path
+        A feature table (Kaggle CSV or ``genrekit extract`` output), or an audio folder
+        (extracted first; the 3 s table is used, so predictions vote over segments).
+    model : str
+        A zoo name (``genrekit models``).
+    out_dir : str or Path
+        The bundle folder (must not exist or be empty).
+    protocol : str, optional
+        ``"seed"`` or ``"track-cv"``: evaluate under it first and store its metrics in the
+        bundle. (``artist-cv`` and ``fault-filtered`` need an index or split lists: use
+        ``genrekit experiment``.)
+    jobs : int, optional
+        Worker processes for audio extraction.
+
+    Returns
+    -------
+    int
+        0 on success.
+    """
+    import tempfile
+
+    from genrekit.bundle import save_bundle
+    from genrekit.datasets import read_table, table_level
+    from genrekit.models import get_model
+    from genrekit.protocols import PROTOCOLS, make_protocol
+
+    spec = get_model(model)
+    if spec.input != "features":
+        raise ParameterError(
+            f"model {model}: input {spec.input!r} needs spectrograms; train it through "
+            "`genrekit experiment` with audio = \"<folder>\""
+        )
+    if protocol is not None and protocol not in ("seed", "track-cv"):
+        if protocol in PROTOCOLS:
+            raise ParameterError(
+                f"--protocol {protocol}: needs split lists or an artist index; use "
+                "`genrekit experiment` with a config for it (train accepts seed, track-cv)"
+            )
+        raise ParameterError(
+            f"--protocol: expected seed or track-cv, got {protocol!r}"
+        )
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ParameterError(f"{out}: already exists and is not empty; choose another -o")
+    source = Path(source)
+    with tempfile.TemporaryDirectory(prefix="genrekit-train-") as tmp:
+        if source.is_dir():
+            data = _extract_audio(source, Path(tmp), mel=False, table="3sec", jobs=jobs,
+                                  scheduler=None)
+        elif source.is_file():
+            data = _Data(read_table(source), str(source),
+                         feature_settings=_read_extract_settings(source.parent))
+        else:
+            raise DataError(f"{source}: not found (expected a feature table or an audio folder)")
+    df = data.table
+    if (df["label"] == "").any() or df["label"].nunique() < 2:
+        raise DataError(f"{source}: training needs labelled rows of at least 2 genres")
+    level = table_level(df)
+    y = df["label"].astype(str).to_numpy()
+    tracks = df["track_id"].astype(str).to_numpy()
+    labels = sorted(set(y))
+    X = data.inputs("features")
+    assert X is not None
+    metrics: dict[str, Any] = {"n_rows": int(len(df)), "n_tracks": int(len(set(tracks)))}
+    if protocol is not None:
+        split = make_protocol(protocol, df, seed=1)
+        rec, _, _ = fit_and_score(spec, X, y, tracks, split, labels, seed=1, n_jobs=1)
+        metrics.update({k: rec[k] for k in ("cv_mean", "cv_std", "cv_track_mean",
+                                            "test_accuracy", "test_track_accuracy")})
+        print(_one_line(model, rec))
+    # Final fit on everything; a grid tunes with folds grouped by track.
+    full = make_protocol("track-cv", df, seed=1) if df["track_id"].nunique() >= 2 else None
+    est = spec.build(seed=1, n_jobs=1, cv=full.cv if full else None)
+    t0 = time.perf_counter()
+    if _is_search(est):
+        est.fit(X, y, groups=full.cv_groups if full else None)
+        est = est.best_estimator_
+    else:
+        est.fit(X, y)
+    metrics["fit_seconds"] = round(time.perf_counter() - t0, 3)
+    metrics["train_accuracy"] = float(np.mean(est.predict(X).astype(str) == y))
+    path = save_bundle(
+        out,
+        estimator=est,
+        model_name=model,
+        labels=labels,
+        feature_names=list(FEATURE_NAMES),
+        level=level,
+        feature_settings=data.feature_settings,
+        protocol=protocol,
+        metrics=metrics,
+        training_fingerprint=table_fingerprint(df),
+        overwrite=False,
+    )
+    print(f"model {model} trained on {len(df)} rows ({level} level) and saved to {path}")
+    return 0
