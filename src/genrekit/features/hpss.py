@@ -247,6 +247,32 @@ def hpss(*, y: np.ndarray | None = None, S: np.ndarray | None = None,
 
 
 @numba.njit(cache=True, nogil=True)
+def _harmonic_spec(spec: np.ndarray, harm: np.ndarray, perc: np.ndarray) -> np.ndarray:
+    """``softmask(harm, perc) * spec`` (librosa's harmonic STFT) in one pass, float32
+    arithmetic as librosa's softmask."""
+    tiny = np.finfo(harm.dtype).tiny
+    out = np.empty_like(spec)
+    sf = spec.ravel()
+    hf = harm.ravel()
+    pf = perc.ravel()
+    of = out.ravel()
+    half = harm.dtype.type(0.5)
+    for i in range(hf.size):
+        h = hf[i]
+        p = pf[i]
+        z = h if h > p else p
+        if z < tiny:
+            m = half
+        else:
+            a = h / z
+            b = p / z
+            a = a * a
+            m = a / (a + b * b)
+        of[i] = sf[i] * m
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _overlap_add(frames: np.ndarray, window: np.ndarray, hop: int, n_out: int,
                  n_target: int) -> np.ndarray:
     """librosa.istft's overlap-add, window-sum-square normalisation and centring trim, then
@@ -271,6 +297,57 @@ def _overlap_add(frames: np.ndarray, window: np.ndarray, hop: int, n_out: int,
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _hpss_stats(frames: np.ndarray, window: np.ndarray, hop: int, y: np.ndarray
+                ) -> tuple[float, float, float, float]:
+    """Mean and variance of the harmonic waveform (overlap-add of ``frames``, as
+    :func:`_overlap_add` with ``n_target = len(y)``) and of the percussive one.
+
+    The percussive STFT is ``D - H`` (the soft masks sum to one), and the inverse STFT of
+    ``D`` gives ``y`` back, so the percussive waveform is ``y - harmonic`` on the
+    ``hop * (frames - 1)`` samples the inverse STFT covers, zero after: one inverse FFT
+    instead of two.
+    """
+    n_frames, n_fft = frames.shape
+    n = y.size
+    n_out = min(hop * (n_frames - 1), n)
+    half = n_fft // 2
+    harm = np.zeros(n, dtype=np.float32)
+    perc = np.zeros(n, dtype=np.float32)
+    # Only the covered part of the overlap-add is needed: samples [half, half + n_out).
+    acc = np.zeros(n_out, dtype=np.float64)
+    wss = np.zeros(n_out, dtype=np.float64)
+    for t in range(n_frames):
+        s = t * hop - half
+        i0 = max(0, -s)
+        i1 = min(n_fft, n_out - s)
+        for i in range(i0, i1):
+            acc[s + i] += window[i] * frames[t, i]
+            wss[s + i] += window[i] * window[i]
+    tiny = np.finfo(np.float32).tiny
+    for i in range(n_out):
+        w = np.float32(wss[i])
+        v = np.float32(acc[i])
+        h = v / w if w > tiny else v
+        harm[i] = h
+        perc[i] = y[i] - h
+    mh = 0.0
+    mp = 0.0
+    for i in range(n_out):
+        mh += harm[i]
+        mp += perc[i]
+    mh /= n
+    mp /= n
+    vh = 0.0
+    vp = 0.0
+    for i in range(n):
+        dh = harm[i] - mh
+        dp = perc[i] - mp
+        vh += dh * dh
+        vp += dp * dp
+    return mh, vh / n, mp, vp / n
+
+
 def _istft_tf(spec_tf: np.ndarray, n_target: int, *, hop_length: int = HOP_LENGTH,
               n_fft: int = N_FFT) -> np.ndarray:
     """librosa.istft without ``length`` (``hop * (frames - 1)`` samples), then zero-padded
@@ -280,6 +357,19 @@ def _istft_tf(spec_tf: np.ndarray, n_target: int, *, hop_length: int = HOP_LENGT
     frames = scipy.fft.irfft(spec_tf, n=n_fft, axis=-1)
     n_out = hop_length * (spec_tf.shape[0] - 1)
     return _overlap_add(frames, _hann(n_fft), hop_length, n_out, n_target)
+
+
+def _hpss_summary_tf(spec_tf: np.ndarray, mag_tf: np.ndarray, y: np.ndarray,
+                     kernel: int = HPSS_KERNEL) -> tuple[float, float, float, float]:
+    """(harmony mean, var, perceptr mean, var) of a signal from its STFT ``[frames, bins]``."""
+    import scipy.fft
+
+    harm = np.empty_like(mag_tf)
+    perc = np.empty_like(mag_tf)
+    _median_kernel(mag_tf, kernel, False, harm)
+    _median_kernel(mag_tf, kernel, True, perc)
+    frames = scipy.fft.irfft(_harmonic_spec(spec_tf, harm, perc), n=N_FFT, axis=-1)
+    return _hpss_stats(frames, _hann(N_FFT), HOP_LENGTH, y)
 
 
 def hpss_waveforms(y: np.ndarray, *, pad_mode: str = DEFAULT_PAD_MODE,

@@ -30,7 +30,7 @@ from genrekit.constants import (
 )
 from genrekit.exceptions import ParameterError
 from genrekit.features.chroma import _chroma_tf
-from genrekit.features.hpss import _hpss_masks_tf, _istft_tf
+from genrekit.features.hpss import _hpss_summary_tf
 from genrekit.features.mfcc import _mel_tf, _mfcc_from_db_tf, power_to_db
 from genrekit.features.rhythm import _onset_tf, tempo
 from genrekit.features.spectral import _frame_rms, _frame_zcr, _spectral_all
@@ -102,7 +102,6 @@ def _mean_var(x: np.ndarray) -> tuple[float, float]:
 def _signal_features(y: np.ndarray, sr: int, pad_mode: str, want_mel: bool
                      ) -> tuple[dict[str, float], np.ndarray | None]:
     """The 57 features (and optionally the log-mel) of one validated float32 signal."""
-    n = len(y)
     spec = _stft_tf(y, pad_mode=pad_mode)  # [frames, bins] complex64: the one STFT
     mag = np.abs(spec)
     power = np.square(mag)
@@ -121,9 +120,8 @@ def _signal_features(y: np.ndarray, sr: int, pad_mode: str, want_mel: bool
     out["zero_crossing_rate_mean"], out["zero_crossing_rate_var"] = _mean_var(
         _frame_zcr(y, N_FFT, HOP_LENGTH, 1e-10))
 
-    mask_h, mask_p = _hpss_masks_tf(mag)
-    out["harmony_mean"], out["harmony_var"] = _mean_var(_istft_tf(mask_h * spec, n))
-    out["perceptr_mean"], out["perceptr_var"] = _mean_var(_istft_tf(mask_p * spec, n))
+    (out["harmony_mean"], out["harmony_var"], out["perceptr_mean"],
+     out["perceptr_var"]) = _hpss_summary_tf(spec, mag, y)
 
     mel = _mel_tf(power, sr)  # [frames, 128]
     mel_db = power_to_db(mel)

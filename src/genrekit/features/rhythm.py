@@ -10,6 +10,8 @@ librosa's own function on an onset envelope that is value-for-value librosa's.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numba
 import numpy as np
 
@@ -18,6 +20,13 @@ from genrekit.exceptions import ParameterError
 from genrekit.features.spectrum import _check_sr
 
 __all__ = ["onset_strength", "tempo"]
+
+# librosa.feature.tempo defaults (beat_track uses them)
+_AC_SIZE = 8.0
+_START_BPM = 120.0
+_STD_BPM = 1.0
+_MAX_TEMPO = 320.0
+_BLOCK = 128  # frames per batched FFT
 
 
 @numba.njit(cache=True, nogil=True)
@@ -79,10 +88,58 @@ def _onset_tf(db_tf: np.ndarray, hop_length: int = HOP_LENGTH, n_fft: int = N_FF
     return _onset_median_tf(db_tf, 1 + n_fft // (2 * hop_length))
 
 
+@lru_cache(maxsize=8)
+def _tempo_setup(sr: int, hop_length: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Window length (frames), autocorrelation window, BPM of each lag and the log prior of
+    ``librosa.feature.tempo``'s defaults (8 s window, prior around 120 BPM, max 320)."""
+    import librosa
+
+    win_length = int(librosa.time_to_frames(_AC_SIZE, sr=sr, hop_length=hop_length).item())
+    window = np.asarray(librosa.filters.get_window("hann", win_length, fftbins=True),
+                        dtype=np.float64)
+    bpms = librosa.tempo_frequencies(win_length, hop_length=hop_length, sr=sr)
+    with np.errstate(divide="ignore"):
+        logprior = -0.5 * ((np.log2(bpms) - np.log2(_START_BPM)) / _STD_BPM) ** 2
+    max_idx = int(np.argmax(bpms < _MAX_TEMPO))
+    logprior[:max_idx] = -np.inf
+    for arr in (window, bpms, logprior):
+        arr.setflags(write=False)
+    return win_length, window, bpms, logprior
+
+
+def _tempo_value(env: np.ndarray, sr: int, hop_length: int) -> float:
+    """librosa.feature.tempo(onset_envelope=env)[0], computed with frame-major batched FFTs
+    (the same transforms and operations, on contiguous rows)."""
+    import scipy.fft
+
+    win_length, window, bpms, logprior = _tempo_setup(sr, hop_length)
+    n = env.shape[-1]
+    half = win_length // 2
+    padded = np.pad(env, (half, half), mode="linear_ramp", end_values=(0, 0))
+    frames = np.lib.stride_tricks.as_strided(
+        padded, shape=(n, win_length), strides=(padded.strides[0], padded.strides[0]),
+        writeable=False,
+    )
+    n_pad = scipy.fft.next_fast_len(2 * win_length - 1, real=True)
+    total = np.zeros(win_length, dtype=np.float64)
+    # Blocks of frames keep the temporaries in cache; each frame's transform is unchanged.
+    for start in range(0, n, _BLOCK):
+        spec = scipy.fft.rfft(frames[start:start + _BLOCK] * window, n=n_pad, axis=-1)
+        power = spec.real**2 + spec.imag**2
+        ac = scipy.fft.irfft(power, n=n_pad, axis=-1)[:, :win_length]
+        length = np.max(np.abs(ac), axis=-1, keepdims=True)
+        length[length < np.finfo(ac.dtype).tiny] = 1.0
+        total += np.sum(ac / length, axis=0)
+    tg = total / n
+    best = int(np.argmax(np.log1p(1e6 * tg) + logprior))
+    return float(bpms[best])
+
+
 def tempo(*, onset_envelope: np.ndarray, sr: int = SAMPLE_RATE,
           hop_length: int = HOP_LENGTH) -> float:
     """Global tempo in BPM, as the first value of ``librosa.beat.beat_track``: 0.0 when the
-    envelope has no onsets at all, else ``librosa.feature.tempo``.
+    envelope has no onsets at all, else ``librosa.feature.tempo`` (autocorrelation tempogram
+    over 8 s windows, averaged, weighted by a log-normal prior around 120 BPM, below 320).
 
     Parameters
     ----------
@@ -99,10 +156,9 @@ def tempo(*, onset_envelope: np.ndarray, sr: int = SAMPLE_RATE,
     """
     _check_sr(sr)
     env = np.asarray(onset_envelope)
-    if env.ndim != 1:
-        raise ParameterError(f"onset_envelope: expected a 1-D array, got shape {env.shape}")
+    if env.ndim != 1 or env.size == 0:
+        raise ParameterError(
+            f"onset_envelope: expected a non-empty 1-D array, got shape {env.shape}")
     if not env.any():
         return 0.0
-    import librosa
-
-    return float(librosa.feature.tempo(onset_envelope=env, sr=sr, hop_length=hop_length)[0])
+    return _tempo_value(env, sr, hop_length)
