@@ -167,8 +167,8 @@ def kaggle_features(y: np.ndarray, *, sr: int = SAMPLE_RATE,
     >>> import numpy as np
     >>> t = np.arange(66149) / 22050
     >>> f = kaggle_features(np.sin(2 * np.pi * 440 * t).astype(np.float32))
-    >>> len(f), round(f["spectral_centroid_mean"])
-    (57, 440)
+    >>> len(f), abs(f["spectral_centroid_mean"] - 440) < 10
+    (57, True)
     """
     return _signal_features(_validate(y, sr, pad_mode), sr, pad_mode, False)[0]
 

@@ -105,8 +105,8 @@ def spectral_centroid(*, y: np.ndarray | None = None, S: np.ndarray | None = Non
     --------
     >>> import numpy as np
     >>> t = np.arange(22050) / 22050
-    >>> float(spectral_centroid(y=np.sin(2 * np.pi * 1000 * t))[0, 20].round())
-    1000.0
+    >>> bool(abs(spectral_centroid(y=np.sin(2 * np.pi * 1000 * t))[0, 20] - 1000) < 20)
+    True
     """
     _check_sr(sr)
     return _spectral_all(_magnitude_tf(y, S, pad_mode=pad_mode), sr)[0][None, :]
