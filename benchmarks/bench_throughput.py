@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -27,6 +28,13 @@ from genrekit.extract import extract
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("GENREKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (the pool's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="genrekit-bench-") as tmp:
         out = Path(tmp) / "out"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         cold = extract(inputs, out, jobs=args.jobs, mel=args.mel, fmt=args.format,
                        progress=False)
-        cold_s = time.perf_counter() - t0
+        cold_s, cold_cpu = time.perf_counter() - t0, _cpu_seconds() - c0
         t0 = time.perf_counter()
         warm = extract(inputs, out, jobs=args.jobs, mel=args.mel, fmt=args.format,
                        progress=False)
@@ -69,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         "tracks_per_second": round(cold.n_inputs / cold_s, 2),
         "audio_seconds_per_second": round(audio_seconds / cold_s, 1),
         "seconds_per_track": round(cold_s / cold.n_inputs, 3),
+        "cpu_seconds": round(cold_cpu, 1),
+        "cpu_seconds_per_track": round(cold_cpu / cold.n_inputs, 3),
+        # what the same work gives on `jobs` otherwise idle cores (CPU-bound, no contention)
+        "idle_tracks_per_second_estimate": round(cold.n_inputs * args.jobs / cold_cpu, 2),
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "warm_seconds": round(warm_s, 2),
         "warm_cached": warm.n_cached,
     }
@@ -80,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cold cache: {cold_s:.1f} s = {result['tracks_per_second']:.2f} tracks/s "
               f"({result['seconds_per_track']:.3f} s/track, "
               f"{result['audio_seconds_per_second']:.0f}x real time)")
+        print(f"CPU: {cold_cpu:.1f} s = {result['cpu_seconds_per_track']:.3f} s/track; on "
+              f"{args.jobs} idle cores that is about "
+              f"{result['idle_tracks_per_second_estimate']:.2f} tracks/s "
+              f"(load average now {result['load_average_1min']})")
         print(f"warm cache: {warm_s:.2f} s ({warm.n_cached} of {warm.n_inputs} from cache)")
     return 0
 

@@ -593,6 +593,18 @@ def _limit_threads() -> None:
         pass
 
 
+def _one_thread() -> Any:
+    """A context limiting BLAS/OpenMP pools to one thread (threadpoolctl comes with
+    scikit-learn; without it, a no-op)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def _warm_up(task: _Task) -> None:
     """Import and run the analysis once before forking, so no worker pays for it again
     (module imports, filter banks, numba's compiled code are inherited)."""
@@ -609,8 +621,10 @@ def _default_jobs() -> int:
 
 def _run_local(tasks: list[_Task], jobs: int, on_done: Callable[[_Outcome], None]) -> None:
     if jobs <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            on_done(_work(task))
+        # one worker means one core: multithreaded BLAS/FFT would only spin on contended cores
+        with _one_thread():
+            for task in tasks:
+                on_done(_work(task))
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
