@@ -428,3 +428,22 @@ def test_real_clip_matches_published_kaggle_rows(tmp_path):
     ours, theirs = t3[cols].to_numpy(float), ref[cols].to_numpy(float)
     scale = np.abs(theirs).max(axis=0)
     assert np.all(np.abs(ours - theirs) <= 1e-4 * np.abs(theirs) + 1e-6 * scale)
+
+
+def test_real_features_identical_for_one_job_pool_and_dask(tmp_path):
+    kaggle = pytest.importorskip("genrekit.features.kaggle")
+    if not hasattr(kaggle, "analyze_track"):
+        pytest.skip("the fast feature analysis (analyze_track) is not in this build yet")
+    distributed = pytest.importorskip("distributed")
+    clips = shared_path("gtzan-clips")
+    inputs = [clips / "disco" / "disco.00002.wav", clips / "metal" / "metal.00004.wav"]
+    extract(inputs, tmp_path / "one", jobs=1, progress=False)
+    extract(inputs, tmp_path / "two", jobs=2, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        extract(inputs, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+    for name in ("features_30_sec.parquet", "features_3_sec.parquet"):
+        one = (tmp_path / "one" / name).read_bytes()
+        assert one == (tmp_path / "two" / name).read_bytes() == (tmp_path / "dask" / name
+                                                                 ).read_bytes()
+    assert len(pd.read_parquet(tmp_path / "one" / "features_3_sec.parquet")) >= 10

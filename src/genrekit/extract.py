@@ -558,6 +558,13 @@ def _embed(y: np.ndarray, sr: int, model: str) -> dict[str, np.ndarray]:
 def _work(task: _Task) -> _Outcome:
     """Decode one file and compute what the task asks for; failures become a reason."""
     out = _Outcome(task.index)
+    # One BLAS thread wherever this runs (inline, a pool, a threaded Dask worker): the
+    # parallelism is across files, and a fixed thread count keeps results bit-identical.
+    with _one_thread():
+        return _work_in(task, out)
+
+
+def _work_in(task: _Task, out: _Outcome) -> _Outcome:
     try:
         y = load_audio(task.path, sr=SAMPLE_RATE)
         if task.features:
@@ -622,9 +629,8 @@ def _default_jobs() -> int:
 def _run_local(tasks: list[_Task], jobs: int, on_done: Callable[[_Outcome], None]) -> None:
     if jobs <= 1 or len(tasks) <= 1:
         # one worker means one core: multithreaded BLAS/FFT would only spin on contended cores
-        with _one_thread():
-            for task in tasks:
-                on_done(_work(task))
+        for task in tasks:
+            on_done(_work(task))
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
