@@ -260,7 +260,7 @@ def test_bad_files_in_a_batch_via_cli(tmp_path, calls, capsys):
 # --------------------------------------------------------------------------- cache, parallel
 
 
-def test_rerun_uses_the_cache(tmp_path, calls):
+def test_rerun_uses_the_cache(tmp_path, calls, monkeypatch):
     root = _genre_tree(tmp_path / "in", per_genre=2, seconds=3.2)
     first = extract([root], tmp_path / "out", jobs=1, progress=False)
     before = (tmp_path / "out" / "features_3_sec.parquet").read_bytes()
@@ -275,6 +275,13 @@ def test_rerun_uses_the_cache(tmp_path, calls):
     extract([root], tmp_path / "out2", jobs=1, pad_mode="constant", cache_dir=tmp_path /
             "out" / ".cache", progress=False)
     assert len(calls) == 9
+    # so is everything after the feature code changed (a development install, no new version)
+    import genrekit.extract as ex
+
+    real = ex._code_fingerprint
+    monkeypatch.setattr(ex, "_code_fingerprint", lambda part: real(part) + "-edited")
+    extract([root], tmp_path / "out", jobs=1, progress=False)
+    assert len(calls) == 13
     t30 = pd.read_parquet(tmp_path / "out2" / "features_30_sec.parquet")
     assert json.loads((tmp_path / "out2" / "extract.json").read_text())["settings"][
         "pad_mode"] == "constant"

@@ -333,6 +333,7 @@ class ExtractSettings:
             "part": part,
             "version": self.genrekit_version,
             "sample_rate": self.sample_rate,
+            "code": _code_fingerprint(part),
         }
         if part == "features":
             keep.update(
@@ -342,6 +343,23 @@ class ExtractSettings:
                 segment_samples=self.segment_samples,
             )
         return json.dumps(keep, sort_keys=True)
+
+
+def _code_fingerprint(part: str) -> str:
+    """sha256 of the source that computes ``part``: editing the feature code (even without a
+    version bump, as in a development install) invalidates the cached results."""
+    import genrekit
+
+    root = Path(genrekit.__file__).parent
+    folder = "features" if part == "features" else "embeddings"
+    files = [root / "audio.py", *sorted((root / folder).glob("*.py"))]
+    h = hashlib.sha256()
+    for f in files:
+        try:
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+        except OSError:  # e.g. a zipped install without sources: the version still counts
+            h.update(f.name.encode())
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
