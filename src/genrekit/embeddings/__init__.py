@@ -75,6 +75,7 @@ def embedding_rows(
     *,
     model: str = "msd_musicnn",
     hop: int = DEFAULT_PATCH_HOP,
+    resampler: str = "soxr",
     weights_dir: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per 3 s patch of a signal: patch index, 50 tag probabilities, 200-d embedding.
@@ -92,6 +93,9 @@ def embedding_rows(
     model : {"msd_musicnn", "mtt_musicnn"}
     hop : int
         Patch hop in 16 ms frames (61: a patch every ~1 s, 28 per 30 s).
+    resampler : {"soxr", "kaiser_best"}
+        ``"kaiser_best"`` ports the resampler of the original musicnn pipeline (resampy 0.2.1):
+        slower, and equal to the published taggrams to ~1e-5.
     weights_dir : path, optional
         Folder of the converted weights (default: genrekit's cache, fetched on first use).
 
@@ -107,7 +111,7 @@ def embedding_rows(
     if not sr or sr <= 0:
         raise ParameterError(f"embedding input: expected a positive sample rate, got {sr}")
     net = get_model(model, weights_dir=weights_dir)
-    tags, emb = net.taggram(resample_to_16k(y, int(sr)), hop=hop)
+    tags, emb = net.taggram(resample_to_16k(y, int(sr), resampler=resampler), hop=hop)
     names = tag_columns(model)
     emb_names = [f"emb_{i}" for i in range(emb.shape[1])]
     rows: list[dict[str, Any]] = []

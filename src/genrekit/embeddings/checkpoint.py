@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import glob
 import struct
 from collections.abc import Callable, Sequence
@@ -105,36 +106,38 @@ def _crc_table() -> np.ndarray:
 _TABLE = _crc_table()
 
 
+def _one_zero_byte() -> np.ndarray:
+    basis = np.array([1 << k for k in range(32)], dtype=np.uint32)
+    return (_TABLE[basis & np.uint32(0xFF)] ^ (basis >> np.uint32(8))).astype(np.uint32)
+
+
+_BITS = np.arange(32, dtype=np.uint32)
+
+
+@functools.lru_cache(maxsize=256)
 def _zeros_operator(n_bytes: int) -> np.ndarray:
     """The linear map "feed ``n_bytes`` zero bytes" on the raw CRC register.
 
     Returned as its 32 columns (the image of each register bit), so that applying it is an XOR
-    of the columns of the set bits.
+    of the columns of the set bits. Built by repeated squaring of the one-byte map.
     """
-    one = np.empty(32, dtype=np.uint32)
-    for k in range(32):  # one zero byte applied to each basis vector
-        c = np.uint32(1 << k)
-        one[k] = _TABLE[int(c) & 0xFF] ^ (c >> np.uint32(8))
     result = np.array([1 << k for k in range(32)], dtype=np.uint32)  # identity
-    power = one
+    power = _one_zero_byte()
     while n_bytes:
         if n_bytes & 1:
             result = _apply(power, result)
         n_bytes >>= 1
         if n_bytes:
             power = _apply(power, power)
+    result.setflags(write=False)
     return result
 
 
 def _apply(op: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Apply a 32x32 GF(2) operator (as columns) to an array of 32-bit registers."""
     values = np.asarray(values, dtype=np.uint32)
-    out = np.zeros_like(values)
-    for k in range(32):
-        out ^= np.where((values >> np.uint32(k)) & np.uint32(1), op[k], np.uint32(0)).astype(
-            np.uint32
-        )
-    return out
+    bits = ((values[..., None] >> _BITS) & np.uint32(1)).astype(bool)
+    return np.bitwise_xor.reduce(np.where(bits, op, np.uint32(0)), axis=-1).astype(np.uint32)
 
 
 def _raw_crc(data: np.ndarray) -> int:

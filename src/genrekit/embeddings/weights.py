@@ -237,9 +237,9 @@ def fetch_musicnn(
     """
     out = weights_dir(out_dir)
     if wheel is not None:
-        return convert_wheel(wheel, out)
+        return convert_wheel(wheel, out, sha256=WHEEL_SHA256)
     with tempfile.TemporaryDirectory(prefix="genrekit-musicnn-") as tmp:
-        return convert_wheel(_download_wheel(Path(tmp)), out)
+        return convert_wheel(_download_wheel(Path(tmp)), out, sha256=WHEEL_SHA256)
 
 
 def load_weights(
