@@ -357,6 +357,10 @@ def test_killed_run_leaves_no_partial_table_and_resumes(tmp_path, calls):
     assert 2 <= done < 8
     assert not list(out.glob("features_*"))  # killed before any table: none half-written
     assert all(p.name.startswith(".") for p in out.rglob("*") if ".genrekit-tmp-" in p.name)
+    # what a kill in the middle of a write leaves: removed by the next run
+    (cache / "ab").mkdir(exist_ok=True)
+    (cache / "ab" / f".ab12.npz.genrekit-tmp-{proc.pid}-0bad").write_bytes(b"half")
+    (out / f".features_3_sec.parquet.genrekit-tmp-{proc.pid}-0bad").write_bytes(b"half")
     # The re-run (with a different analysis, so cached entries are recognisable) completes.
     report = extract([root], out, jobs=1, progress=False)
     assert report.n_ok == 8 and report.n_cached == done and len(calls) == 8 - done

@@ -442,11 +442,12 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def _remove_stale_tmp(folder: Path) -> None:
+def _remove_stale_tmp(folder: Path, *, recursive: bool = False) -> None:
     """Delete temporary files a killed run left behind (its process is gone)."""
     if not folder.is_dir():
         return
-    for tmp in folder.glob(f".*{_TMP_MARK}*"):
+    pattern = f".*{_TMP_MARK}*"
+    for tmp in folder.rglob(pattern) if recursive else folder.glob(pattern):
         match = re.search(re.escape(_TMP_MARK) + r"(\d+)-", tmp.name)
         pid = int(match.group(1)) if match else -1
         if pid == os.getpid():
@@ -853,6 +854,8 @@ def extract(
     out.mkdir(parents=True, exist_ok=True)
     cache = _Cache(Path(cache_dir) if cache_dir is not None else out / ".cache")
     _remove_stale_tmp(out)
+    _remove_stale_tmp(out / MEL_30S_DIR, recursive=True)
+    _remove_stale_tmp(cache.root, recursive=True)
 
     parts_needed = ["features", *(f"emb:{m}" for m in models)]
     tags = {p: settings.cache_tag(p) for p in parts_needed}
