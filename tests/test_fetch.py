@@ -27,6 +27,8 @@ class _Server:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str | None]] = []
+        self.cut_next = 0  # answer this many requests with half the body, then hang up
+        self.fail_next = 0  # answer this many requests with 503
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +39,10 @@ class _Server:
                 rng = self.headers.get("Range")
                 server.requests.append((self.path, rng))
                 body = server.files.get(self.path)
+                if server.fail_next:
+                    server.fail_next -= 1
+                    self.send_error(503, "Busy")
+                    return
                 if body is None:
                     self.send_error(404, "Not Found")
                     return
@@ -52,6 +58,11 @@ class _Server:
                     self.send_response(200)
                 self.send_header("Content-Length", str(len(body) - start))
                 self.end_headers()
+                if server.cut_next:
+                    server.cut_next -= 1
+                    self.wfile.write(body[start:start + (len(body) - start) // 2])
+                    self.close_connection = True
+                    return
                 self.wfile.write(body[start:])
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -151,6 +162,19 @@ def test_fetch_gtzan_resumes_a_partial_download(tmp_path, server, monkeypatch):
     assert server.requests == [("/genres.tar.gz", f"bytes={half}-")]
     assert (dest / "rock" / "rock.00099.au").read_bytes() == _gtzan_fixture()[
         "genres/rock/rock.00099.au"]
+
+
+def test_transient_errors_are_retried_and_resumed(tmp_path, server, monkeypatch):
+    archive = _tar(_gtzan_fixture())
+    _serve_gtzan(server, monkeypatch, archive)
+    monkeypatch.setenv("GENREKIT_FETCH_RETRIES", "3")
+    server.fail_next, server.cut_next = 1, 1  # a 503, then a connection cut half way
+    with pytest.warns(UserWarning):
+        dest = fetch("gtzan", out_dir=tmp_path / "g")
+    half = len(archive) // 2
+    assert server.requests == [("/genres.tar.gz", None), ("/genres.tar.gz", None),
+                               ("/genres.tar.gz", f"bytes={half}-")]
+    assert (dest / "blues" / "blues.00001.au").is_file()
 
 
 def test_checksum_mismatch_names_file_and_both_digests(tmp_path, server, monkeypatch):

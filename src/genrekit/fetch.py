@@ -36,6 +36,7 @@ Environment overrides (mirrors, offline copies, tests):
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -265,7 +266,7 @@ def _download(item: Download, folder: Path) -> Path:
             except _Permanent as exc:
                 problems.append(f"{url}: {exc}")
                 break
-            except (urllib.error.URLError, OSError, TimeoutError, ConnectionError) as exc:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 reason = getattr(exc, "reason", None) or exc
                 if attempt + 1 == attempts:
                     problems.append(f"{url}: {reason} (after {attempts} attempts)")
