@@ -263,3 +263,17 @@ def test_data_dir_and_bad_arguments(tmp_path, monkeypatch):
         fetch("mnist")
     with pytest.raises(ParameterError, match="--wheel applies to musicnn only"):
         fetch("splits", wheel=Path("x.whl"))
+
+
+def test_musicnn_is_delegated(tmp_path, monkeypatch):
+    import genrekit.embeddings.weights as weights
+
+    seen = {}
+
+    def fake(*, out_dir=None, wheel=None):
+        seen.update(out_dir=out_dir, wheel=wheel)
+        return tmp_path / "w"
+
+    monkeypatch.setattr(weights, "fetch_musicnn", fake)
+    assert fetch("musicnn", out_dir=tmp_path, wheel=tmp_path / "m.whl") == tmp_path / "w"
+    assert seen == {"out_dir": tmp_path, "wheel": tmp_path / "m.whl"}

@@ -385,7 +385,7 @@ def _check_tracks(dest: Path, tracks: Sequence[Path]) -> list[str]:
             known = _KNOWN_FAULTS.get(path.stem)
             problems.append(f"{rel}: {getattr(exc, 'reason', exc)}"
                             + (f" (known: {known})" if known else ""))
-    if len(tracks) != 10 * len(GENRES) * 10:
+    if len(tracks) != 100 * len(GENRES):  # 100 tracks per genre
         problems.append(f"the archive held {len(tracks)} tracks; GTZAN has 1000")
     lines = [
         "# GTZAN tracks that could not be decoded after download (genrekit fetch gtzan).",
