@@ -127,7 +127,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from genrekit.report import build_report
 
-    path = build_report(args.results_dir, output=args.output, overwrite=args.overwrite)
+    path = build_report(args.results_dir, output=args.output, overwrite=args.overwrite,
+                        compare=tuple(args.compare or ()))
     print(f"report written to {path}")
     return EXIT_OK
 
@@ -229,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="HTML file (default: RESULTS_DIR/report.html)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("--compare", action="append", type=Path, metavar="OTHER_RESULTS_DIR",
+                   help="another run of the same models under another protocol (e.g. the leaky "
+                   "seed run), drawn side by side (repeatable)")
     p.set_defaults(handler=_cmd_report)
 
     p = sub.add_parser("predict", help="predict the genre of audio files with a saved model")

@@ -90,6 +90,9 @@ class DiagnosticsSettings:
         Held-out rows scored per permutation (sampled when more).
     seed : int
         Seed for sampling, splitting and k-means.
+    n_threads : int
+        BLAS / OpenMP threads while fitting. The fits are many and small, where extra threads
+        cost more than they give (and spin badly on a busy machine), so 1 by default.
     """
 
     max_rows: int = 3000
@@ -100,6 +103,7 @@ class DiagnosticsSettings:
     n_repeats: int = 5
     permutation_rows: int = 1500
     seed: int = 0
+    n_threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -537,7 +541,7 @@ def confused_pairs(rows: pd.DataFrame, *, top: int = 10, max_tracks: int = 8) ->
         (``"blues.00081 (7)"``: the track and how many of its rows went this way).
     """
     wrong = rows[rows["label"] != rows["pred"]]
-    totals = rows["label"].value_counts()
+    totals = rows["label"].value_counts().to_dict()
     records = []
     for (true, pred), g in wrong.groupby(["label", "pred"], sort=False):
         per_track = g["track_id"].value_counts()
@@ -631,7 +635,7 @@ def _sample_tracks(data: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame
         return data
     rng = np.random.default_rng(seed)
     keep = max_rows / len(data)
-    chosen = []
+    chosen: list[Any] = []
     for _, g in data.groupby("label", sort=True):
         tracks = g["track_id"].unique()
         n = max(2, int(round(len(tracks) * keep)))
@@ -811,6 +815,22 @@ def compute_diagnostics(
                 and cached.get("format") == _DIAG_FORMAT):
             return cached
 
+    # Import the compiled libraries first: threadpoolctl limits only those already loaded.
+    import lightgbm  # noqa: F401
+    import sklearn.cluster  # noqa: F401
+    import sklearn.neighbors  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=s.n_threads):
+        diag = _compute(run, s, source, settings_json, progress)
+    _write_json_atomic(path, diag)
+    return diag
+
+
+def _compute(
+    run: RunResults, s: DiagnosticsSettings, source: str, settings_json: dict[str, Any],
+    progress: Callable[[str], None] | None,
+) -> dict[str, Any]:
     def step(text: str) -> None:
         if progress is not None:
             progress(text)
@@ -844,6 +864,8 @@ def compute_diagnostics(
         notes["feature_importance"] = "no LightGBM model in this run"
     else:
         booster = _booster(models[lgb_name])
+        if booster is None:  # pragma: no cover - find_model found one
+            raise ModelError(f"{lgb_name}: no LightGBM booster inside the model")
         cols = _model_features(models[lgb_name], run.data) if run.data is not None else booster.feature_name()
         gain = booster.feature_importance(importance_type="gain")
         diag["feature_importance"] = {c: float(g) for c, g in zip(cols, gain, strict=True)}
@@ -892,6 +914,4 @@ def compute_diagnostics(
         diag["pca_explained_variance"] = pca
     else:
         notes["pca_explained_variance"] = "no model in this run uses PCA"
-
-    _write_json_atomic(path, diag)
     return diag

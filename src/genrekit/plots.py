@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from genrekit.exceptions import ParameterError
 
@@ -115,7 +116,7 @@ def _ordered_labels(values: Sequence[str] | np.ndarray, labels: Sequence[str] | 
 
 
 def plot_class_balance(
-    labels: Sequence[str] | np.ndarray | pd.Series,
+    labels: npt.ArrayLike,
     *,
     order: Sequence[str] | None = None,
     unit: str = "rows",
@@ -281,9 +282,9 @@ def plot_correlation(data: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
 def plot_pca_projection(
     coords: np.ndarray,
-    labels: Sequence[str] | np.ndarray,
+    labels: npt.ArrayLike,
     *,
-    explained: Sequence[float] | None = None,
+    explained: npt.ArrayLike | None = None,
     order: Sequence[str] | None = None,
     ax: Axes | None = None,
 ) -> Axes:
@@ -314,7 +315,7 @@ def plot_pca_projection(
         m = values == c
         ax.scatter(coords[m, 0], coords[m, 1], s=6, alpha=0.6, color=colors[c], label=c,
                    linewidths=0)
-    ev = list(explained) if explained is not None else None
+    ev = list(np.asarray(explained, dtype=float)) if explained is not None else None
     ax.set_xlabel("PC1" + (f" ({ev[0]:.1%} of variance)" if ev else ""))
     ax.set_ylabel("PC2" + (f" ({ev[1]:.1%} of variance)" if ev else ""))
     ax.set_title("2-D PCA projection of the standardized features")
@@ -533,7 +534,7 @@ def _one_vs_rest_check(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[s
 
 
 def plot_roc(
-    y_true: Sequence[str] | np.ndarray,
+    y_true: npt.ArrayLike,
     proba: np.ndarray,
     labels: Sequence[str],
     *,
@@ -580,7 +581,7 @@ def plot_roc(
 
 
 def plot_precision_recall(
-    y_true: Sequence[str] | np.ndarray,
+    y_true: npt.ArrayLike,
     proba: np.ndarray,
     labels: Sequence[str],
     *,

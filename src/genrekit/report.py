@@ -36,8 +36,7 @@ from genrekit.diagnostics import (
     compute_diagnostics,
     confused_pairs,
     feature_columns,
-    headline_metric,
-    load_results,
+        load_results,
     model_predictions,
     project_pca,
     track_predictions,
@@ -192,12 +191,24 @@ def _results_table(run: RunResults) -> str:
         )
         rows.append(f"<tr>{cells}</tr>")
     chance = run.results.get("chance_accuracy")
-    rows.append(f'<tr class="chance"><td class="text">chance baseline</td>'
-                f'<td class="text" colspan="2">most frequent class</td>'
-                + "".join(f"<td>{_fmt(chance)}</td>" if i in (1, 3, 4, 5, 6) else "<td></td>"
+    rows.append('<tr class="chance"><td class="text">chance baseline</td>'
+                '<td class="text" colspan="2">most frequent class</td>'
+                + "".join(f"<td>{_fmt(chance)}</td>" if i in (1, 3, 4, 5) else "<td></td>"
                           for i in range(7)) + "</tr>")
     head = "".join(f'<th class="{"text" if i < 3 else ""}">{c}</th>' for i, c in enumerate(cols))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _settings_table(settings: dict[str, Any]) -> str:
+    def show(v: Any) -> str:
+        if isinstance(v, list) and len(v) > 3 and all(isinstance(x, int) for x in v) and \
+                v == list(range(v[0], v[-1] + 1)):
+            return f"{v[0]}..{v[-1]}"
+        return json.dumps(v)
+
+    rows = "".join(f'<tr><td class="text">{html.escape(k)}</td><td class="text">{html.escape(show(v))}</td></tr>'
+                   for k, v in settings.items())
+    return f"<table><thead><tr><th class=\"text\">setting</th><th class=\"text\">value</th></tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _run_label(run: RunResults) -> str:
@@ -281,7 +292,8 @@ def _data_section(run: RunResults, diag: dict[str, Any]) -> _Section:
         sec.note("duplicates.json is absent: the duplicate-row figure is omitted.")
     else:
         def duplicates() -> Figure:
-            fig, axes = _figure(1, 1, (7.0, max(2.5, 0.3 * len(dup.get("pairs", [])) ** 0.8 + 2)))
+            n_keys = len({tuple(sorted(str(f).split(".", 1)[0] for f in p)) for p in dup.get("pairs", [])})
+            fig, axes = _figure(1, 1, (7.0, 1.6 + 0.32 * max(n_keys, 2)))
             plots.plot_duplicates(dup.get("pairs", []), n_rows=dup.get("n_rows"), ax=axes[0, 0])
             return fig
 
@@ -370,14 +382,19 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
 
     if compare:
         runs = [run, *compare]
-        table: dict[str, dict[str, float]] = {}
+        table: dict[str, dict[str, Any]] = {}
         leaky: list[str] = []
         for r in runs:
-            key, name = headline_metric(r)
-            col = f"{r.protocol}: {name}"
-            if r.leaky:
-                leaky.append(col)
-            table[col] = {n: r.models[n].get(key) for n in r.fitted_names}
+            for level, keys in (("segments", ("test_accuracy", "cv_mean")),
+                                ("tracks", ("test_track_accuracy", "cv_track_mean"))):
+                key = next((k for k in keys if any(r.models[n].get(k) is not None
+                                                   for n in r.fitted_names)), None)
+                if key is None:
+                    continue
+                col = f"{r.protocol}: {'test' if key.startswith('test') else 'CV'}, {level}"
+                if r.leaky:
+                    leaky.append(col)
+                table[col] = {n: r.models[n].get(key) for n in r.fitted_names}
         comp = pd.DataFrame(table, dtype=float)
 
         def comparison() -> Figure:
@@ -387,7 +404,9 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
             return fig
 
         sec.figure("protocol_comparison", "Leaky versus honest protocols",
-                   "Each model's headline accuracy in each results folder: "
+                   "Each model's accuracy in each results folder, on segments and on tracks (mean "
+                   "segment probability per track); the test set where the protocol has one, else "
+                   "the CV mean: "
                    + "; ".join(f"{html.escape(_run_label(r))} from <code>{html.escape(str(r.path))}</code>"
                                for r in runs)
                    + ". A leaky protocol (hatched) lets segments of one song sit in train and test.",
@@ -404,7 +423,7 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
             rows, split = model_predictions(run, best)
         except DataError as exc:
             sec.note(str(exc))
-    if rows is not None:
+    if rows is not None and best is not None:
         where = ("held-out test rows" if split == "test" else "out-of-fold rows (each predicted by the "
                  "fold model that did not see its track)" if not run.leaky else "out-of-fold rows")
         key = "cv_track_mean" if run.models[best].get("cv_track_mean") is not None else "cv_mean"
@@ -428,7 +447,7 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
         report = pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": support}, index=labels)
 
         def class_report() -> Figure:
-            fig, axes = _figure(1, 1, (5.5, 0.38 * len(labels) + 1.6))
+            fig, axes = _figure(1, 1, (5.0, 0.28 * len(labels) + 1.2))
             plots.plot_class_report(report, ax=axes[0, 0])
             return fig
 
@@ -535,7 +554,7 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
     if rows is not None and run.data is not None and "row" in rows.columns:
         x_name, y_name = plots.PLANE_FEATURES
         lr_name = diag.get("logreg_model")
-        planes = [(best, rows)]
+        planes: list[tuple[str, pd.DataFrame]] = [(str(best), rows)]
         if lr_name and lr_name != best:
             try:
                 planes.append((lr_name, model_predictions(run, lr_name)[0]))
@@ -555,7 +574,8 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
                 return fig
 
             sec.figure("prediction_plane", "Correct and wrong predictions",
-                       f"The capstone's plane ({y_name} against {x_name}): each {split} row of "
+                       f"The capstone's plane ({y_name} against {x_name}): each "
+                       f"{'held-out test' if split == 'test' else 'out-of-fold (CV)'} row of "
                        + " and ".join(f"<b>{html.escape(n)}</b>" for n, _ in planes)
                        + f", blue where the predicted genre is right, red where wrong ({ptext}).",
                        plane)
@@ -683,7 +703,7 @@ def _render(
                 "(config.json), and the settings of the report's own fitted diagnostics "
                 "(diagnostics.json).</p>"
                 f"<h3>Run</h3><pre>{esc(json.dumps(cfg, indent=2, default=str))}</pre>"
-                f"<h3>Diagnostics</h3><pre>{esc(json.dumps(diag.get('settings', {}), indent=2))}</pre>")
+                "<h3>Diagnostics</h3>" + _settings_table(diag.get("settings", {})))
     if notes:
         body.append("<h3>Omitted or degraded</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
     body.append(f'<p class="meta">genrekit {esc(__version__)}</p></section>')
