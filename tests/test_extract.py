@@ -420,6 +420,10 @@ def test_bad_parameters(tmp_path):
         extract([tmp_path], tmp_path / "o", jobs=0)
     with pytest.raises(ParameterError, match="unknown embedding model 'vggish'"):
         extract([tmp_path], tmp_path / "o", embeddings=("vggish",))
+    sf.write(str(tmp_path / "a.wav"), np.zeros(100), SR)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ParameterError, match="output folder .*file: cannot create it"):
+        extract(iter([tmp_path / "a.wav"]), tmp_path / "file", jobs=1)
 
 
 # --------------------------------------------------------------------------- real audio

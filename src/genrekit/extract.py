@@ -848,10 +848,15 @@ def extract(
     models = _check_embeddings(embeddings)
     settings = ExtractSettings(pad_mode=pad_mode, mel=bool(mel), embeddings=models, fmt=fmt)
 
+    inputs = _as_list(inputs)
     items = collect_inputs(inputs)
     names = _names([it.path for it in items])
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"output folder {out}: cannot create it ({exc.strerror or exc})"
+                             ) from None
     cache = _Cache(Path(cache_dir) if cache_dir is not None else out / ".cache")
     _remove_stale_tmp(out)
     _remove_stale_tmp(out / MEL_30S_DIR, recursive=True)
@@ -928,8 +933,7 @@ def extract(
         paths=paths,
         seconds=time.perf_counter() - start,
     )
-    paths["settings"] = _write_settings(out, settings, report, inputs=[str(p) for p in
-                                                                      _as_list(inputs)],
+    paths["settings"] = _write_settings(out, settings, report, inputs=[str(p) for p in inputs],
                                         jobs=jobs, scheduler=scheduler)
     return report
 
