@@ -117,6 +117,10 @@ def test_refusals_name_file_and_reason(tmp_path):
     cut.write_bytes(data[:30])
     cases[str(cut)] = r"^cut_header\.wav: cannot decode: corrupt or truncated header"
 
+    odd = tmp_path / "odd_fmt.wav"  # a 'fmt ' chunk of the wrong size
+    odd.write_bytes(data[:16] + b"\x12\x00" + data[18:])
+    cases[str(odd)] = r"^odd_fmt\.wav: cannot decode: corrupt or truncated header \(Error in WAV"
+
     header_only = tmp_path / "blues.00054.wav"
     header_only.write_bytes(data[:44])
     cases[str(header_only)] = r"^blues\.00054\.wav: cannot decode: file is truncated \(0 frames\)$"

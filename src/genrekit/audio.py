@@ -118,9 +118,11 @@ def check_file(path: str | os.PathLike[str]) -> Path:
 def _decode_reason(exc: Exception) -> str:
     """A short reason from a libsndfile error ("Format not recognised." -> not audio)."""
     text = str(getattr(exc, "error_string", "") or exc).strip().rstrip(".")
-    if "Format not recognised" in text or "unknown format" in text.lower():
+    if "Format not recognised" in text:
         return "cannot decode: not an audio file (format not recognised)"
-    if "data' chunk" in text or "header" in text.lower() or "truncated" in text.lower():
+    if "unknown format" in text.lower() or "not supported" in text.lower():
+        return f"cannot decode: unsupported audio encoding ({text})"
+    if any(word in text.lower() for word in ("chunk", "header", "malformed", "truncated")):
         return f"cannot decode: corrupt or truncated header ({text})"
     if isinstance(exc, OSError) and exc.errno == errno.EACCES:
         return "cannot open: permission denied"
