@@ -156,3 +156,21 @@ def test_permission_denied(tmp_path):
             check_file(path)
     finally:
         path.chmod(0o644)
+
+
+def test_permission_denied_simulated(tmp_path, monkeypatch):
+    # tests often run as root, where chmod 000 does not stop reads: simulate the refusal
+    import builtins
+
+    import genrekit.audio as audio_mod
+
+    path = _write(tmp_path / "blues.00012.wav", np.zeros(100, dtype=np.float32), 22050)
+
+    def deny(file, *args, **kwargs):
+        if Path(file) == path:
+            raise PermissionError(13, "Permission denied", str(file))
+        return builtins.open(file, *args, **kwargs)
+
+    monkeypatch.setattr(audio_mod, "open", deny, raising=False)
+    with pytest.raises(AudioError, match=r"^blues\.00012\.wav: cannot open: permission denied$"):
+        load_audio(path)
