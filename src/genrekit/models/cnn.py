@@ -30,6 +30,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,7 +187,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         The trained network (in eval mode).
     history_ : list of dict
         Per epoch: ``epoch``, ``loss``, ``accuracy`` (training, on augmented patches),
-        ``val_loss`` and ``val_accuracy`` (None without a validation split), ``lr``.
+        ``val_loss`` and ``val_accuracy`` (None without a validation split), ``lr``,
+        ``n_train`` (patches trained on), ``seconds`` and ``cpu_seconds`` (the epoch's wall
+        and process CPU time, validation included).
     best_epoch_ : int
         Epoch (1-based) whose weights were kept.
 
@@ -429,6 +432,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                     for group in optimizer.param_groups:
                         group["lr"] = lr
                     net.train()
+                    wall0, cpu0 = time.perf_counter(), time.process_time()
                     total_loss, total_correct, total_n = 0.0, 0, 0
                     for batch in self._batches(len(train_idx), rng):
                         xb = self._augment(x_train[batch], rng)
@@ -451,6 +455,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                         "epoch": epoch + 1, "loss": total_loss / total_n,
                         "accuracy": total_correct / total_n, "lr": lr,
                         "val_loss": None, "val_accuracy": None,
+                        "n_train": int(total_n),
                     }
                     if len(valid_idx):
                         net.eval()
@@ -467,6 +472,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                             state["bad_epochs"] += 1
                             if state["bad_epochs"] >= self.patience:
                                 state["done"] = True
+                    record["seconds"] = time.perf_counter() - wall0
+                    record["cpu_seconds"] = time.process_time() - cpu0
                     state["history"].append(record)
                     state["epoch"] = epoch + 1
                     if state["epoch"] >= self.max_epochs:

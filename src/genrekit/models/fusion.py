@@ -230,7 +230,7 @@ class FusionClassifier(ClassifierMixin, BaseEstimator):
 
         oof_feat = np.zeros((len(y), n_classes))
         oof_cnn = np.zeros((len(y), n_classes))
-        for train, valid in splitter.split(x_feat, y_idx, groups_arr):
+        for train, valid in splitter.split(x_feat, y_idx, None if groups is None else groups_arr):
             feat, cnn = self._base_models(seed)
             feat.fit(x_feat[train], y_idx[train])
             oof_feat[valid] = _aligned(feat.predict_proba(x_feat[valid]), feat.classes_, np.arange(n_classes))

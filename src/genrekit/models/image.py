@@ -79,8 +79,9 @@ def render_images(
     lo = patches.min(axis=(1, 2), keepdims=True)
     span = patches.max(axis=(1, 2), keepdims=True) - lo
     norm = np.divide(patches - lo, span, out=np.zeros_like(patches), where=span > 0)
-    lut = colormap(np.linspace(0.0, 1.0, 256))[:, :3].astype(np.float32)
-    images = lut[np.clip(np.rint(norm * 255), 0, 255).astype(np.intp)]
+    # matplotlib's own lookup: index floor(x * N), with x == 1 going to the last entry
+    lut = colormap(np.arange(colormap.N))[:, :3].astype(np.float32)
+    images = lut[np.minimum((norm * colormap.N).astype(np.intp), colormap.N - 1)]
     if downsample > 1:
         n, h, w, c = images.shape
         h2, w2 = h // downsample, w // downsample
@@ -137,6 +138,8 @@ class _MelRender(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float32"]  # images are always float32
         return tags
 
 
