@@ -163,12 +163,37 @@ def _build_results(out: Path, *, protocol: str, tracks_per_genre: int,
 # --------------------------------------------------------------------------- fixtures
 
 
+def _run_experiment(base: Path, name: str, protocol: str, models: list[str]) -> Path:
+    """A results folder from genrekit's own experiment runner, on 6 tracks per genre."""
+    from genrekit.experiment import run_experiment
+
+    table = pd.read_csv(shared_path(*SLICE))
+    number = table["filename"].str.split(".").str[1].astype(int)
+    subset = base / "features_3_sec.csv"
+    if not subset.exists():
+        table[number < 81].to_csv(subset, index=False)
+    config = base / f"{name}.toml"
+    config.write_text(f'name = "{name}"\nfeatures = "{subset.name}"\nprotocol = "{protocol}"\n'
+                      f"seed = 1\ndrop_duplicates = true\nmodels = {json.dumps(models)}\n")
+    assert run_experiment(config, out_dir=base / name) == 0
+    return base / name
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A track-cv run (5 models) and a leaky seed run (2 models) of the same slice."""
+    """A track-cv run (logreg, tree, kNN, LightGBM) and a leaky seed run of the same rows,
+    made by ``genrekit experiment`` (or by :func:`build_results` where it is absent)."""
     base = tmp_path_factory.mktemp("runs")
-    return {"track-cv": build_results(base / "track-cv"),
-            "seed": build_results(base / "seed", protocol="seed", models=("logreg", "lightgbm"))}
+    try:
+        import genrekit.experiment  # noqa: F401
+    except ImportError:
+        return {"track-cv": build_results(base / "track-cv", tracks_per_genre=6,
+                                          models=("logreg", "decision_tree", "knn", "lightgbm")),
+                "seed": build_results(base / "seed", protocol="seed", tracks_per_genre=6,
+                                      models=("logreg", "knn"))}
+    return {"track-cv": _run_experiment(base, "track-cv", "track-cv",
+                                        ["logreg", "decision_tree", "knn", "lightgbm"]),
+            "seed": _run_experiment(base, "seed", "seed", ["logreg", "knn"])}
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +214,7 @@ EXPECTED_FIGURES = {
     "class_balance", "duplicates", "feature_pairs", "correlation", "pca_projection",
     "kmeans_elbow", "accuracy", "protocol_comparison", "confusion", "class_report", "roc_pr",
     "lightgbm_gain", "permutation_importance", "logreg_coefficients", "validation_curves",
-    "prediction_plane", "pca_variance_pca_logreg",
+    "prediction_plane",
 }
 
 
@@ -239,7 +264,9 @@ def test_report_states_protocol_results_config_and_version(report: Path, runs: d
     for name, m in results["models"].items():
         if not m.get("skipped"):
             assert f"{m['cv_mean']:.3f}" in page, name
-    assert "skipped: not requested" in page
+    for name, m in results["models"].items():
+        if m.get("skipped"):
+            assert f"skipped: {m['skipped']}" in page, name
     assert f"chance baseline {results['chance_accuracy']:.3f}" in page
     assert "&quot;drop_duplicates&quot;: true" in page  # the config, escaped in <pre>
     assert "seed (leaky)" in page  # the compared run
@@ -360,8 +387,7 @@ def test_diagnostics_values_and_cache(report: Path, runs: dict[str, Path]) -> No
     assert list(diag["logreg_coefficients"]) == list(expected)
     assert list(diag["logreg_coefficients"].values()) == pytest.approx(list(expected.values()))
 
-    pca = load_fitted_model(folder, "pca_logreg")[1]
-    assert diag["pca_explained_variance"] == {"pca_logreg": pytest.approx(list(pca.explained_variance_ratio_))}
+    assert "pca_explained_variance" not in diag  # no model of this run uses PCA
     perm = diag["permutation_importance"]["lightgbm"]
     assert perm["held_out"] == "refit" and set(perm["importance"]) == set(FEATURE_NAMES)
     assert diag["kmeans_elbow"]["k"] == list(range(1, 31))
@@ -381,10 +407,11 @@ def test_seed_run_permutation_uses_its_test_rows(runs: dict[str, Path]) -> None:
                                 n_repeats=2, permutation_rows=150)
     diag = compute_diagnostics(runs["seed"], settings=small)
     perm = diag["permutation_importance"]
-    assert set(perm) == {"lightgbm"} or set(perm) == {"lightgbm", "logreg"}
+    assert set(perm) in ({"logreg"}, {"knn"})  # the best model; no LightGBM in this run
     for entry in perm.values():
-        assert entry["held_out"] == "test" and entry["n_rows"] == 150
-    assert "pca_explained_variance" not in diag
+        n_test = json.loads((runs["seed"] / "results.json").read_text()).get("n_test_rows") or 150
+        assert entry["held_out"] == "test" and entry["n_rows"] == min(150, n_test)
+    assert diag["notes"]["feature_importance"] == "no LightGBM model in this run"
     assert diag["notes"]["pca_explained_variance"] == "no model in this run uses PCA"
 
 
@@ -402,21 +429,26 @@ def test_untrusted_model_types_are_refused(tmp_path: Path) -> None:
 
 
 def test_figures_that_do_not_apply_are_omitted_with_a_note(tmp_path: Path) -> None:
-    from genrekit.diagnostics import DiagnosticsSettings
+    from genrekit.diagnostics import DiagnosticsSettings, load_fitted_model
     from genrekit.report import build_report
 
-    folder = build_results(tmp_path / "run", tracks_per_genre=4, models=("decision_tree", "knn"))
+    folder = build_results(tmp_path / "run", tracks_per_genre=4,
+                           models=("decision_tree", "knn", "pca_logreg"))
     small = DiagnosticsSettings(max_depths=(1, 2, 3), neighbors=(1, 3), kmeans_ks=(1, 2, 3),
                                 n_repeats=1, permutation_rows=100)
     out = build_report(folder, output=tmp_path / "out" / "r.html", settings=small, progress=False)
     page = out.read_text(encoding="utf-8")
     names = {f["name"] for f in json.loads((tmp_path / "out" / "r_figures" / "figures.json").read_text())}
     assert {"lightgbm_gain", "logreg_coefficients", "protocol_comparison"}.isdisjoint(names)
-    assert not any(n.startswith("pca_variance") for n in names)
     assert "LightGBM gain importance omitted: no LightGBM model in this run" in page
-    assert "Logistic-regression coefficients omitted" in page
-    assert "no model in this run uses PCA" in page
-    assert {"confusion", "validation_curves", "permutation_importance"} <= names
+    # pca_logreg's coefficients act on principal components, not on features
+    assert "pca_logreg: its coefficients act on" in page
+    assert {"confusion", "validation_curves", "permutation_importance",
+            "pca_variance_pca_logreg"} <= names
+    diag = json.loads((folder / "diagnostics.json").read_text())
+    pca = load_fitted_model(folder, "pca_logreg")[1]
+    assert diag["pca_explained_variance"] == {
+        "pca_logreg": pytest.approx(list(pca.explained_variance_ratio_))}
 
 
 # --------------------------------------------------------------------------- pure helpers

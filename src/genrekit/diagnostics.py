@@ -393,7 +393,8 @@ def _refit(model: Any, X: pd.DataFrame, y: np.ndarray, labels: Sequence[str], se
         return _BoosterClassifier(booster, labels)
     from sklearn.base import clone
 
-    return clone(model).fit(X, y)
+    named = getattr(model, "feature_names_in_", None) is not None
+    return clone(model).fit(X if named else X.to_numpy(dtype=float), y)
 
 
 def _as_classifier(model: Any, labels: Sequence[str]) -> Any:
@@ -741,9 +742,9 @@ def _permutation(
         held = data.iloc[te]
     if len(held) > s.permutation_rows:
         held = held.sample(s.permutation_rows, random_state=s.seed)
-    X_held = held[cols]
-    if isinstance(estimator, _BoosterClassifier):
-        X_held = X_held.to_numpy(dtype=float)  # type: ignore[assignment]
+    # A model fitted on a bare array is scored on one (no feature-name mismatch warnings).
+    named = getattr(model, "feature_names_in_", None) is not None
+    X_held: Any = held[cols] if named else held[cols].to_numpy(dtype=float)
     result = permutation_importance(
         estimator, X_held, held["label"].to_numpy(), scoring=_accuracy,
         n_repeats=s.n_repeats, random_state=s.seed, n_jobs=1,
@@ -886,21 +887,25 @@ def _compute(
         if perm:
             diag["permutation_importance"] = perm
 
-    lr_name = find_model(run.fitted_names, models, "logreg")
-    if lr_name is None:
-        notes["logreg_coefficients"] = "no logistic-regression model in this run"
-    else:
-        lr = _final_estimator(models[lr_name])
-        coef = np.abs(np.asarray(lr.coef_)).mean(axis=0)
+    # Coefficients are read per feature only where the model's inputs are the features
+    # (scaling aside): not after PCA or polynomial expansion.
+    lr_names = [n for n in dict.fromkeys([find_model(run.fitted_names, models, "logreg"),
+                                          *run.fitted_names])
+                if n is not None and n in models and _is_logreg(models[n])]
+    why = "no logistic-regression model in this run"
+    for lr_name in lr_names:
+        coef = np.abs(np.asarray(_final_estimator(models[lr_name]).coef_)).mean(axis=0)
         cols = _model_features(models[lr_name], run.data) if run.data is not None else []
         if len(cols) != coef.size:
-            cols = [f"input_{i}" for i in range(coef.size)]
-            notes["logreg_coefficients"] = (
-                f"{lr_name}: coefficients act on {coef.size} transformed inputs, not the features"
-            )
+            why = (f"{lr_name}: its coefficients act on {coef.size} transformed inputs, "
+                   f"not the {len(cols)} features")
+            continue
         order = np.argsort(-coef, kind="stable")
         diag["logreg_coefficients"] = {cols[i]: float(coef[i]) for i in order}
         diag["logreg_model"] = lr_name
+        break
+    else:
+        notes["logreg_coefficients"] = why
 
     from sklearn.decomposition import PCA
 
