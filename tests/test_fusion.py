@@ -123,3 +123,23 @@ def test_zoo_declares_features_plus_mel():
         spec = get_model(name)
         assert spec.input == "features+mel"
         assert spec.build(seed=3).method == method
+
+
+def test_fusion_bundle_predicts_a_real_song(rng, tmp_path, gtzan_clips):
+    from genrekit.bundle import load_model, save_bundle
+    from genrekit.constants import FEATURE_NAMES
+
+    n_mel = 128 * 130
+    X = np.hstack([rng.normal(size=(18, 57)), rng.normal(-40, 15, size=(18, n_mel))]).astype(np.float32)
+    y = np.repeat(["jazz", "rock", "pop"], 6)
+    groups = np.repeat(np.arange(9), 2)
+    cnn = CNNClassifier(channels=(2, 4), max_epochs=1, n_threads=1, verbose=False)
+    fusion = FusionClassifier(cnn=cnn, cv=2).fit(X, y, groups=groups)
+    names = list(FEATURE_NAMES) + [f"mel_{i}" for i in range(n_mel)]
+    save_bundle(tmp_path / "f", estimator=fusion, model_name="fusion", labels=list(fusion.classes_),
+                feature_names=names, level="segment",
+                feature_settings={"feature_set": "kaggle57+logmel", "sample_rate": 22050},
+                protocol=None, metrics={}, training_fingerprint=None)
+    result = load_model(tmp_path / "f").predict_file(gtzan_clips / "jazz" / "jazz.00001.wav")
+    assert set(result["probabilities"]) == {"jazz", "rock", "pop"}
+    assert abs(sum(result["probabilities"].values()) - 1) < 1e-6

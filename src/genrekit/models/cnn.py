@@ -45,7 +45,14 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from genrekit.constants import N_MELS
 from genrekit.exceptions import ModelError, ParameterError, require
 
-__all__ = ["CNNClassifier", "SPECS", "import_torch", "save_torch_model", "load_torch_model"]
+__all__ = [
+    "CNNClassifier",
+    "SPECS",
+    "import_torch",
+    "save_torch_model",
+    "load_torch_model",
+    "logmel_rows",
+]
 
 #: Version of the checkpoint layout; a checkpoint of another version is ignored.
 _CHECKPOINT_VERSION = 1
@@ -685,8 +692,80 @@ def _load_bundle(folder: Path, info: Any) -> Any:
     raise ModelError(f"{folder}: torch bundle of unknown estimator {info.get('estimator')!r}")
 
 
+# --------------------------------------------------------------------------- predict
+# Feature sets ``genrekit predict`` computes from audio for spectrogram bundles:
+# "logmel" (CNN and image models: the flattened log-mel patch of each 3 s window) and
+# "kaggle57+logmel" (fusion: the 57 features, then the patch).
+
+
+def _window(y: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Samples ``[a, b)``; a window shorter than a 3 s segment (a song under 3 s) is zero-padded
+    to one, so the patch has the width the model was trained on."""
+    from genrekit.constants import SEGMENT_SAMPLES
+
+    seg = np.asarray(y[a:b], dtype=np.float32)
+    if len(seg) < SEGMENT_SAMPLES:
+        seg = np.pad(seg, (0, SEGMENT_SAMPLES - len(seg)))
+    return seg
+
+
+def logmel_rows(
+    y: np.ndarray, bounds: list[tuple[int, int]], *, sr: int, n_mels: int = N_MELS,
+    pad_mode: str = "reflect",
+) -> np.ndarray:
+    """Flattened log-mel patches of windows of a signal, as ``extract --mel`` writes them.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono audio at ``sr``.
+    bounds : list of (start, end)
+        Sample ranges (3 s Kaggle segments).
+    sr, n_mels, pad_mode
+        Log-mel settings (genrekit's defaults: 22050 Hz, 128 bands, reflect centring).
+
+    Returns
+    -------
+    np.ndarray [shape=(len(bounds), n_mels * frames)], float32
+    """
+    from genrekit.features.mfcc import log_mel_spectrogram
+
+    rows = [log_mel_spectrogram(y=_window(y, a, b), sr=sr, n_mels=n_mels, pad_mode=pad_mode).ravel()
+            for a, b in bounds]
+    return np.asarray(rows, dtype=np.float32)
+
+
+def _settings(model: Any) -> dict[str, Any]:
+    from genrekit.constants import DEFAULT_PAD_MODE, SAMPLE_RATE
+
+    s = model.feature_settings
+    return {"sr": int(s.get("sample_rate", SAMPLE_RATE)), "n_mels": int(s.get("n_mels", N_MELS)),
+            "pad_mode": str(s.get("pad_mode", DEFAULT_PAD_MODE))}
+
+
+def _logmel_featurizer(model: Any, y: np.ndarray, bounds: list[tuple[int, int]]) -> np.ndarray:
+    return logmel_rows(y, bounds, **_settings(model)).astype(np.float64)
+
+
+def _kaggle_logmel_featurizer(model: Any, y: np.ndarray, bounds: list[tuple[int, int]]) -> np.ndarray:
+    from genrekit.constants import FEATURE_NAMES
+    from genrekit.features.kaggle import kaggle_features
+
+    settings = _settings(model)
+    names = [n for n in model.feature_names if n in FEATURE_NAMES]
+    feats = []
+    for a, b in bounds:
+        row = kaggle_features(_window(y, a, b), sr=settings["sr"], pad_mode=settings["pad_mode"])
+        feats.append([row[n] for n in names])
+    return np.hstack([np.asarray(feats, dtype=np.float64),
+                      logmel_rows(y, bounds, **settings).astype(np.float64)])
+
+
 def _register() -> None:
-    from genrekit import bundle
+    from genrekit import bundle, predict
+
+    predict.register_feature_set("logmel", _logmel_featurizer)
+    predict.register_feature_set("kaggle57+logmel", _kaggle_logmel_featurizer)
 
     bundle.register_kind(
         "torch",
