@@ -145,3 +145,34 @@ def mtt_weights() -> dict[str, np.ndarray]:
     from genrekit.embeddings.weights import load_weights
 
     return load_weights("mtt_musicnn", out_dir=real_weights_dir(), fetch=False)
+
+
+def test_fault_filtered_experiment_on_a_subset(tmp_path, reference):
+    """The evaluation runs end to end; its patch-SVM vote equals a direct computation."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from genrekit.embeddings.evaluate import fault_filtered_taggram_experiment
+
+    tracks = reference.groupby("track_id")[["split", "label"]].first()
+    keep = tracks.groupby(["split", "label"]).head(8).index  # 8 train + 8 test tracks per genre
+    sub = reference[reference["track_id"].isin(keep)]
+    sub.to_csv(tmp_path / "taggrams.csv", index=False)
+    res = fault_filtered_taggram_experiment(
+        taggrams=tmp_path / "taggrams.csv",
+        kaggle_30s=shared_path("kaggle", "features_30_sec.csv"),
+        artist_index=shared_path("sturm", "GTZANindex.txt"),
+        n_splits=3,
+    )
+    assert res["n_train"] == 80 and res["n_test"] == 80
+    acc = res["test_track_accuracy"]
+    assert set(acc) >= {"taggram_svm_vote", "kaggle_logreg", "late_mean", "late_stacking", "early_logreg"}
+    tags = list(tag_columns())
+    train, test = sub[sub["split"] == "train"], sub[sub["split"] == "test"]
+    svm = make_pipeline(StandardScaler(), SVC(random_state=0)).fit(train[tags], train["label"])
+    votes = pd.crosstab(test["track_id"].to_numpy(), svm.predict(test[tags]))
+    votes = votes.reindex(columns=sorted(sub["label"].unique()), fill_value=0)
+    truth = test.groupby("track_id")["label"].first().loc[votes.index]
+    assert acc["taggram_svm_vote"] == pytest.approx(float((votes.idxmax(axis=1) == truth).mean()))
+    assert all(0.3 < v <= 1 for v in acc.values())  # 10 genres: chance is 0.1
