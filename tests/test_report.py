@@ -212,7 +212,8 @@ def _figures(report: Path) -> list[dict[str, Any]]:
 
 EXPECTED_FIGURES = {
     "class_balance", "duplicates", "feature_pairs", "correlation", "pca_projection",
-    "kmeans_elbow", "accuracy", "protocol_comparison", "confusion", "class_report", "roc_pr",
+    "kmeans_elbow", "accuracy", "protocol_comparison", "confusion", "confusion_tracks",
+    "class_report", "roc_pr",
     "lightgbm_gain", "permutation_importance", "logreg_coefficients", "validation_curves",
     "prediction_plane",
 }

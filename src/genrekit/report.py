@@ -442,6 +442,23 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
         sec.figure("confusion", "Confusion matrix", src + " Left: counts; right: each row divided "
                    "by its total (the diagonal is per-genre recall).", confusion)
 
+        tracks = track_predictions(rows, labels)
+        if len(tracks) < len(rows):
+            cm_t = confusion_matrix(tracks["label"], tracks["pred"], labels=labels)
+
+            def confusion_tracks() -> Figure:
+                fig, axes = _figure(1, 2, (13.0, 5.6))
+                plots.plot_confusion(cm_t, labels, ax=axes[0, 0])
+                plots.plot_confusion(cm_t, labels, normalize=True, ax=axes[0, 1])
+                axes[0, 0].set_title("Confusion matrix by track (counts)")
+                axes[0, 1].set_title("Confusion matrix by track (row-normalised)")
+                return fig
+
+            sec.figure("confusion_tracks", "Confusion matrix by track",
+                       f"The same predictions voted per track (mean segment probability): "
+                       f"{len(tracks)} tracks, track accuracy "
+                       f"{(tracks['label'] == tracks['pred']).mean():.3f}.", confusion_tracks)
+
         p, r, f, support = precision_recall_fscore_support(
             rows["label"], rows["pred"], labels=labels, zero_division=0)
         report = pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": support}, index=labels)
