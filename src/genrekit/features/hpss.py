@@ -13,6 +13,8 @@ branch mispredictions, against scipy's per-element selection.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numba
 import numpy as np
 
@@ -57,6 +59,12 @@ def _median_kernel(x: np.ndarray, k: int, along_rows: bool, out: np.ndarray) -> 
     old = np.empty(_LANES, dtype=x.dtype)
     new = np.empty(_LANES, dtype=x.dtype)
     ninf = x.dtype.type(-np.inf)
+    # The update loops below always run over all _LANES lanes, a constant trip count the
+    # compiler vectorises without remainder code; lanes past the end of the last block hold
+    # zeros or a previous block's finite values and are never written out.
+    win[:] = 0
+    old[:] = 0
+    new[:] = 0
     for l0 in range(0, n_lanes, _LANES):
         nb = min(_LANES, n_lanes - l0)
         for j in range(k):
@@ -94,13 +102,13 @@ def _median_kernel(x: np.ndarray, k: int, along_rows: bool, out: np.ndarray) -> 
                 for lane in range(nb):
                     old[lane] = x[ro, l0 + lane]
                     new[lane] = x[rn, l0 + lane]
-            for lane in range(nb):
+            for lane in range(_LANES):
                 prev[lane] = ninf
             # Branch-free update of each sorted window: drop the first copy of `old`
             # (r_j = w_j if w_j < old else w_{j+1}), then insert `new`
             # (w'_j = min(r_j, max(r_{j-1}, new))).
             for j in range(k - 1):
-                for lane in range(nb):
+                for lane in range(_LANES):
                     a = win[j, lane]
                     b = win[j + 1, lane]
                     r = a if a < old[lane] else b
@@ -109,7 +117,7 @@ def _median_kernel(x: np.ndarray, k: int, along_rows: bool, out: np.ndarray) -> 
                     m = p if p > v else v
                     win[j, lane] = r if r < m else m
                     prev[lane] = r
-            for lane in range(nb):
+            for lane in range(_LANES):
                 p = prev[lane]
                 v = new[lane]
                 win[k - 1, lane] = p if p > v else v
@@ -298,10 +306,32 @@ def _overlap_add(frames: np.ndarray, window: np.ndarray, hop: int, n_out: int,
 
 
 @numba.njit(cache=True, nogil=True)
-def _hpss_stats(frames: np.ndarray, window: np.ndarray, hop: int, y: np.ndarray
-                ) -> tuple[float, float, float, float]:
-    """Mean and variance of the harmonic waveform (overlap-add of ``frames``, as
-    :func:`_overlap_add` with ``n_target = len(y)``) and of the percussive one.
+def _window_sumsquare(n_frames: int, window: np.ndarray, hop: int) -> np.ndarray:
+    """Sum of the squared, overlapped windows on the samples the trimmed inverse STFT
+    covers (librosa.filters.window_sumsquare, centred), float32 ``[hop * (n_frames - 1)]``."""
+    n_fft = window.size
+    half = n_fft // 2
+    n_out = hop * (n_frames - 1)
+    wss = np.zeros(n_out, dtype=np.float64)
+    for t in range(n_frames):
+        s = t * hop - half
+        for i in range(max(0, -s), min(n_fft, n_out - s)):
+            wss[s + i] += window[i] * window[i]
+    return wss.astype(np.float32)
+
+
+@lru_cache(maxsize=64)
+def _wss(n_frames: int) -> np.ndarray:
+    out = _window_sumsquare(n_frames, _hann(N_FFT), HOP_LENGTH)
+    out.setflags(write=False)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _hpss_stats(frames: np.ndarray, window: np.ndarray, wss: np.ndarray, hop: int,
+                y: np.ndarray) -> tuple[float, float, float, float]:
+    """Mean and variance of the harmonic waveform (overlap-add of ``frames``, normalised by
+    ``wss``, trimmed, zero-padded to ``len(y)``) and of the percussive one.
 
     The percussive STFT is ``D - H`` (the soft masks sum to one), and the inverse STFT of
     ``D`` gives ``y`` back, so the percussive waveform is ``y - harmonic`` on the
@@ -312,32 +342,26 @@ def _hpss_stats(frames: np.ndarray, window: np.ndarray, hop: int, y: np.ndarray
     n = y.size
     n_out = min(hop * (n_frames - 1), n)
     half = n_fft // 2
-    harm = np.zeros(n, dtype=np.float32)
-    perc = np.zeros(n, dtype=np.float32)
-    # Only the covered part of the overlap-add is needed: samples [half, half + n_out).
     acc = np.zeros(n_out, dtype=np.float64)
-    wss = np.zeros(n_out, dtype=np.float64)
     for t in range(n_frames):
         s = t * hop - half
-        i0 = max(0, -s)
-        i1 = min(n_fft, n_out - s)
-        for i in range(i0, i1):
+        for i in range(max(0, -s), min(n_fft, n_out - s)):
             acc[s + i] += window[i] * frames[t, i]
-            wss[s + i] += window[i] * window[i]
     tiny = np.finfo(np.float32).tiny
+    harm = np.zeros(n, dtype=np.float32)
+    perc = np.zeros(n, dtype=np.float32)
+    sh = 0.0
+    sp = 0.0
     for i in range(n_out):
-        w = np.float32(wss[i])
+        w = wss[i]
         v = np.float32(acc[i])
         h = v / w if w > tiny else v
         harm[i] = h
         perc[i] = y[i] - h
-    mh = 0.0
-    mp = 0.0
-    for i in range(n_out):
-        mh += harm[i]
-        mp += perc[i]
-    mh /= n
-    mp /= n
+        sh += harm[i]
+        sp += perc[i]
+    mh = sh / n
+    mp = sp / n
     vh = 0.0
     vp = 0.0
     for i in range(n):
@@ -369,7 +393,7 @@ def _hpss_summary_tf(spec_tf: np.ndarray, mag_tf: np.ndarray, y: np.ndarray,
     _median_kernel(mag_tf, kernel, False, harm)
     _median_kernel(mag_tf, kernel, True, perc)
     frames = scipy.fft.irfft(_harmonic_spec(spec_tf, harm, perc), n=N_FFT, axis=-1)
-    return _hpss_stats(frames, _hann(N_FFT), HOP_LENGTH, y)
+    return _hpss_stats(frames, _hann(N_FFT), _wss(frames.shape[0]), HOP_LENGTH, y)
 
 
 def hpss_waveforms(y: np.ndarray, *, pad_mode: str = DEFAULT_PAD_MODE,
