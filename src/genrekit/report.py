@@ -84,7 +84,7 @@ figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 table { border-collapse: collapse; font-size: 0.86rem; margin: 0.5rem 0 1rem; }
 th, td { border: 1px solid var(--line); padding: 0.25rem 0.5rem; text-align: right;
          vertical-align: top; }
-th { background: #f0f2f6; }
+th { background: #f0f2f6; white-space: nowrap; }
 td.text, th.text { text-align: left; }
 tr.chance td { font-style: italic; color: var(--muted); }
 pre { background: #f5f6f8; border: 1px solid var(--line); padding: 0.6rem; overflow-x: auto;
@@ -172,30 +172,33 @@ def _table(frame: pd.DataFrame, *, text_cols: Sequence[str] = (), max_rows: int 
 
 
 def _results_table(run: RunResults) -> str:
-    cols = ["model", "description", "parameters", "train", "CV mean", "CV std", "CV track",
-            "test", "test track", "fit s"]
+    """The run's table: only the measures the protocol produced, the chance baseline last."""
+    measures = [("train", "train_accuracy"), ("CV mean", "cv_mean"), ("CV std", "cv_std"),
+                ("CV track", "cv_track_mean"), ("test", "test_accuracy"),
+                ("test track", "test_track_accuracy"), ("fit s", "fit_seconds")]
+    fitted = [run.models[n] for n in run.fitted_names]
+    measures = [(c, k) for c, k in measures if any(m.get(k) is not None for m in fitted)]
+    accuracy_keys = {"cv_mean", "cv_track_mean", "test_accuracy", "test_track_accuracy"}
     rows = []
     for name, m in run.models.items():
         if m.get("skipped"):
             rows.append(f'<tr><td class="text">{html.escape(name)}</td>'
-                        f'<td class="text" colspan="{len(cols) - 1}">skipped: '
+                        f'<td class="text" colspan="{len(measures) + 2}">skipped: '
                         f'{html.escape(str(m["skipped"]))}</td></tr>')
             continue
         params = ", ".join(f"{k}={v}" for k, v in (m.get("params") or {}).items())
-        values = [name, m.get("description", ""), params, m.get("train_accuracy"), m.get("cv_mean"),
-                  m.get("cv_std"), m.get("cv_track_mean"), m.get("test_accuracy"),
-                  m.get("test_track_accuracy"), m.get("fit_seconds")]
-        cells = "".join(
-            f'<td class="{"text" if i < 3 else ""}">{_fmt(v, 1 if i == 9 else 3)}</td>'
-            for i, v in enumerate(values)
-        )
+        cells = "".join(f'<td class="text">{_fmt(v)}</td>'
+                        for v in (name, m.get("description", ""), params))
+        cells += "".join(f"<td>{_fmt(m.get(k), 1 if k == 'fit_seconds' else 3)}</td>"
+                         for _, k in measures)
         rows.append(f"<tr>{cells}</tr>")
     chance = run.results.get("chance_accuracy")
     rows.append('<tr class="chance"><td class="text">chance baseline</td>'
                 '<td class="text" colspan="2">most frequent class</td>'
-                + "".join(f"<td>{_fmt(chance)}</td>" if i in (1, 3, 4, 5) else "<td></td>"
-                          for i in range(7)) + "</tr>")
-    head = "".join(f'<th class="{"text" if i < 3 else ""}">{c}</th>' for i, c in enumerate(cols))
+                + "".join(f"<td>{_fmt(chance)}</td>" if k in accuracy_keys else "<td></td>"
+                          for _, k in measures) + "</tr>")
+    head = "".join(f'<th class="text">{c}</th>' for c in ("model", "description", "parameters"))
+    head += "".join(f"<th>{c}</th>" for c, _ in measures)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -655,6 +658,8 @@ def _track_level_note(run: RunResults) -> str:
         return ""
     rows, _ = model_predictions(run, best)
     tracks = track_predictions(rows, run.labels)
+    if len(tracks) == len(rows):
+        return ""
     return (f"Track-level accuracy of {html.escape(best)} on these predictions: "
             f"{(tracks['label'] == tracks['pred']).mean():.3f} over {len(tracks)} tracks.")
 
@@ -690,7 +695,7 @@ def _render(
         '<section id="results"><h2>Results</h2>',
         f'<p class="caption">Every model of the run under {_protocol_text(run)}. Train = accuracy on '
         "the data it was fitted on; CV = mean over folds; track = mean segment probability per "
-        "track; test = held-out set (– where the protocol has none). The chance baseline is the "
+        "track; test = the held-out set, where the protocol has one. The chance baseline is the "
         f"most frequent class. {_track_level_note(run)}</p>",
         _results_table(run),
     ]
