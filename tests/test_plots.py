@@ -121,6 +121,7 @@ def test_accuracy_bars_heights_chance_and_leaky_hatch() -> None:
     assert [b.get_height() for b in seed] == pytest.approx([0.9, 0.94])
     assert honest[0].get_height() == pytest.approx(0.55)
     assert not honest[1].get_visible()  # NaN: no bar
+    assert sorted(t.get_text() for t in ax.texts) == ["0.55", "0.90", "0.94"]
     assert seed[0].get_hatch() == "//" and honest[0].get_hatch() is None
     chance = [ln for ln in ax.lines if ln.get_label().startswith("chance")]
     assert chance and chance[0].get_ydata()[0] == pytest.approx(0.1)

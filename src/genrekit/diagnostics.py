@@ -101,7 +101,7 @@ class DiagnosticsSettings:
     kmeans_ks: tuple[int, ...] = tuple(range(1, 31))
     n_splits: int = 5
     n_repeats: int = 5
-    permutation_rows: int = 1500
+    permutation_rows: int = 1000
     seed: int = 0
     n_threads: int = 1
 
@@ -394,7 +394,11 @@ def _refit(model: Any, X: pd.DataFrame, y: np.ndarray, labels: Sequence[str], se
     from sklearn.base import clone
 
     named = getattr(model, "feature_names_in_", None) is not None
-    return clone(model).fit(X if named else X.to_numpy(dtype=float), y)
+    # A fitted search is refitted as its chosen configuration, not searched again.
+    config = getattr(model, "best_estimator_", None)
+    if config is None:
+        config = model
+    return clone(config).fit(X if named else X.to_numpy(dtype=float), y)
 
 
 def _as_classifier(model: Any, labels: Sequence[str]) -> Any:

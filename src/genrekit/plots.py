@@ -423,8 +423,12 @@ def plot_accuracy(
         for bar, v in zip(bars, values, strict=True):
             if np.isnan(v):
                 bar.set_visible(False)
-        labels = ["" if np.isnan(v) else f"{v:.2f}" for v in values]
-        ax.bar_label(bars, labels=labels, fontsize=7, rotation=90, padding=2)
+        # value above the bar and its error bar, so the two never overlap
+        tops = values + (0.0 if err is None else np.nan_to_num(err, nan=0.0))
+        for bar, v, top in zip(bars, values, tops, strict=True):
+            if not np.isnan(v):
+                ax.text(bar.get_x() + bar.get_width() / 2, top + 0.01, f"{v:.2f}", rotation=90,
+                        ha="center", va="bottom", fontsize=7)
     if chance is not None:
         ax.axhline(chance, color="black", ls="--", lw=1, label=f"chance baseline {chance:.2f}")
     ax.set_xticks(x, [str(i) for i in scores.index], rotation=30, ha="right")
