@@ -595,6 +595,12 @@ class MusicnnModel:
         self, y: np.ndarray, *, hop: int = DEFAULT_PATCH_HOP
     ) -> tuple[np.ndarray, np.ndarray]:
         """The plain per-patch port (slow), as the original computes it; for tests."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._taggram_reference(y, hop=hop)
+
+    def _taggram_reference(self, y: np.ndarray, *, hop: int) -> tuple[np.ndarray, np.ndarray]:
         mel = log_mel(y)
         starts = patch_starts(mel.shape[0], hop)
         n_tags = len(self.tags)
