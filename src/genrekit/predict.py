@@ -54,6 +54,7 @@ __all__ = [
     "predict_path",
     "predict_signal",
     "window_bounds",
+    "format_table",
     "register_feature_set",
 ]
 
@@ -277,7 +278,9 @@ def _reason(path: str | os.PathLike[str], message: str) -> str:
     return message
 
 
-def _format_table(results: list[dict[str, Any]], top: int = 3) -> str:
+def format_table(results: list[dict[str, Any]], top: int = 3) -> str:
+    """Predictions as a readable table: file, genre, the ``top`` most probable genres, and
+    each result's segment timeline under it."""
     if not results:
         return ""
     width = min(60, max(len("file"), *(len(r["path"]) for r in results)))
@@ -324,7 +327,7 @@ def predict_cli(
     if as_json:
         print(json.dumps(results, indent=2))
     elif results:
-        print(_format_table(results))
+        print(format_table(results))
     for path, reason in failures:
         print(f"genrekit predict: {path}: {reason}", file=sys.stderr)
     if failures:
