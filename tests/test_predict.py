@@ -12,12 +12,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from conftest import shared_path
 from genrekit.bundle import load_model, save_bundle
 from genrekit.cli import main
 from genrekit.constants import FEATURE_NAMES, GENRES, SAMPLE_RATE
 from genrekit.predict import predict_files, window_bounds
-
-from conftest import shared_path
 
 
 @pytest.fixture(scope="module")
