@@ -575,9 +575,9 @@ def always_wrong_tracks(run: RunResults) -> pd.DataFrame:
     for name in run.fitted_names:
         try:
             rows, _ = model_predictions(run, name)
+            per_model[name] = track_predictions(rows, run.labels).set_index("track_id")
         except DataError:
             continue
-        per_model[name] = track_predictions(rows, run.labels).set_index("track_id")
     if not per_model:
         return pd.DataFrame(columns=["track_id", "label"])
     common = sorted(set.intersection(*(set(t.index) for t in per_model.values())))

@@ -115,9 +115,11 @@ class _Figure:
 class _Section:
     key: str
     title: str
-    items: list[Any] = field(default_factory=list)  # _Figure | str (HTML) ...
+    items: list[Any] = field(default_factory=list)  # _Figure | str (HTML)
+    notes: list[str] = field(default_factory=list)  # what was left out, and why
 
     def note(self, text: str) -> None:
+        self.notes.append(text)
         self.items.append(f'<p class="note">{html.escape(text)}</p>')
 
     def html(self, text: str) -> None:
@@ -267,9 +269,9 @@ def _data_section(run: RunResults, diag: dict[str, Any]) -> _Section:
     if data is None:
         sec.note("data.parquet is absent from the results folder: data figures are omitted.")
         return sec
-    unit = "segments" if run.results.get("level", "segment") == "segment" and (
-        data["track_id"].nunique() < len(data) if "track_id" in data else False) else "tracks"
     n_tracks = data["track_id"].nunique() if "track_id" in data else None
+    # several rows per track = a segment table
+    unit = "segments" if n_tracks is not None and n_tracks < len(data) else "tracks"
     sec.html(f'<p class="caption">{len(data)} rows ({unit}) of '
              f'{n_tracks if n_tracks is not None else "?"} tracks, {len(feature_columns(data))} '
              f'features, as the models saw them (after duplicate removal) — '
@@ -445,8 +447,12 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
         sec.figure("confusion", "Confusion matrix", src + " Left: counts; right: each row divided "
                    "by its total (the diagonal is per-genre recall).", confusion)
 
-        tracks = track_predictions(rows, labels)
-        if len(tracks) < len(rows):
+        try:
+            tracks = track_predictions(rows, labels)
+        except DataError as exc:
+            sec.note(f"Track-level confusion omitted: {exc}")
+            tracks = rows.iloc[:0]
+        if 0 < len(tracks) < len(rows):
             cm_t = confusion_matrix(tracks["label"], tracks["pred"], labels=labels)
 
             def confusion_tracks() -> Figure:
@@ -474,16 +480,21 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
         sec.figure("class_report", "Per-class precision, recall and F1", src, class_report)
         sec.html(_table(report.reset_index(names="genre"), text_cols=("genre",)))
 
-        proba = rows[[f"prob_{g}" for g in labels]].to_numpy(dtype=float)
+        prob_cols = [f"prob_{g}" for g in labels]
+        if not set(prob_cols) <= set(rows.columns):
+            sec.note(f"ROC and precision-recall omitted: {best} has no probability columns.")
+        else:
+            proba = rows[prob_cols].to_numpy(dtype=float)
 
-        def curves() -> Figure:
-            fig, axes = _figure(1, 2, (12.5, 5.2))
-            plots.plot_roc(rows["label"], proba, labels, ax=axes[0, 0])
-            plots.plot_precision_recall(rows["label"], proba, labels, ax=axes[0, 1])
-            return fig
+            def curves() -> Figure:
+                fig, axes = _figure(1, 2, (12.5, 5.2))
+                plots.plot_roc(rows["label"], proba, labels, ax=axes[0, 0])
+                plots.plot_precision_recall(rows["label"], proba, labels, ax=axes[0, 1])
+                return fig
 
-        sec.figure("roc_pr", "One-vs-rest ROC and precision-recall",
-                   src + " Each genre against the rest, scored by its predicted probability.", curves)
+            sec.figure("roc_pr", "One-vs-rest ROC and precision-recall",
+                       src + " Each genre against the rest, scored by its predicted probability.",
+                       curves)
 
     gain = diag.get("feature_importance")
     if gain:
@@ -526,8 +537,8 @@ def _model_section(run: RunResults, compare: Sequence[RunResults], diag: dict[st
                    f"({diag.get('settings', {}).get('n_repeats', '?')} repeats, bars show the standard "
                    f"deviation), top 20. {held}.", perm_fig)
     else:
-        sec.note("Permutation importance omitted: " + "; ".join(
-            v for k, v in diag.get("notes", {}).items() if k.startswith("permutation")) or "no model to score.")
+        why = "; ".join(v for k, v in diag.get("notes", {}).items() if k.startswith("permutation"))
+        sec.note(f"Permutation importance omitted: {why or 'no evaluated model to score'}.")
 
     coef = diag.get("logreg_coefficients")
     if coef:
@@ -656,8 +667,11 @@ def _track_level_note(run: RunResults) -> str:
     best = best_model(run)
     if best is None:
         return ""
-    rows, _ = model_predictions(run, best)
-    tracks = track_predictions(rows, run.labels)
+    try:
+        rows, _ = model_predictions(run, best)
+        tracks = track_predictions(rows, run.labels)
+    except DataError:
+        return ""
     if len(tracks) == len(rows):
         return ""
     return (f"Track-level accuracy of {html.escape(best)} on these predictions: "
@@ -807,14 +821,14 @@ def build_report(
 
         diag = compute_diagnostics(run.path, settings=settings, progress=step)
 
-    notes = list(run.notes) + [f"{k}: {v}" for k, v in diag.get("notes", {}).items()]
+    # run-level notes and models that could not be loaded; each section adds its own
+    notes = list(run.notes) + [v for k, v in diag.get("notes", {}).items() if k.startswith("model:")]
     tmp_figs = Path(tempfile.mkdtemp(prefix=f".{out.stem}_figures.", dir=out.parent))
     try:
         sections = [_data_section(run, diag), _model_section(run, others, diag),
                     _errors_section(run, tmp_figs)]
         for sec in sections:
-            notes += [item[len('<p class="note">'):-4] for item in sec.items
-                      if isinstance(item, str) and item.startswith('<p class="note">')]
+            notes += sec.notes
         todo = [item for sec in sections for item in sec.items if isinstance(item, _Figure)]
         embedded: dict[str, str] = {}
         manifest: list[dict[str, Any]] = []
@@ -826,7 +840,7 @@ def build_report(
                 embedded[item.name] = base64.b64encode(png).decode("ascii")
                 manifest.append({"name": item.name, "title": item.title, **entry})
         (tmp_figs / "figures.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        page = _render(run, others, sections, embedded, diag, [html.unescape(n) for n in notes])
+        page = _render(run, others, sections, embedded, diag, notes)
         os.chmod(tmp_figs, 0o777 & ~_umask())
         if figures_dir.exists():
             shutil.rmtree(figures_dir)
