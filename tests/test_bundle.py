@@ -96,11 +96,22 @@ def test_lightgbm_round_trip_is_exact(data, tmp_path, pipeline) -> None:  # type
     est.fit(X, y)
     path = _save(est, tmp_path / "m", model_name="lightgbm")
     files = sorted(p.name for p in path.iterdir())
-    assert files == (["model.json", "model.txt", "preprocess.skops"] if pipeline
+    assert files == (["model.json", "model.txt", "preprocess.json"] if pipeline
                      else ["model.json", "model.txt"])
     model = load_model(path)
     assert model.metadata["kind"] == "lightgbm"
     assert np.array_equal(model.predict_rows(X), est.predict_proba(X))
+
+
+def test_lightgbm_after_other_steps_uses_skops(data, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sklearn.decomposition import PCA
+
+    X, y = data
+    est = make_pipeline(StandardScaler(), PCA(n_components=5, random_state=0),
+                        LGBMClassifier(n_estimators=10, verbose=-1, random_state=0)).fit(X, y)
+    path = _save(est, tmp_path / "m", model_name="pca_lightgbm")
+    assert (path / "preprocess.skops").is_file()
+    assert np.array_equal(load_model(path).predict_rows(X), est.predict_proba(X))
 
 
 def test_tampered_model_file_is_refused(sk_bundle, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -308,7 +308,9 @@ class _LightGBMPredictor:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         import numpy as np
 
-        if self.preprocess is not None:
+        if isinstance(self.preprocess, _JsonScaler):
+            X = self.preprocess.transform(X)
+        elif self.preprocess is not None:
             X = self.preprocess.transform(_with_names(self.preprocess, X, self.feature_names))
         p = np.asarray(self.booster.predict(np.asarray(X, dtype=np.float64)), dtype=np.float64)
         if p.ndim == 1:  # binary objective: probability of the second class
@@ -316,16 +318,56 @@ class _LightGBMPredictor:
         return p
 
 
+def _scaler_json(steps: list[tuple[str, Any]]) -> dict[str, Any] | None:
+    """A lone fitted StandardScaler as plain JSON (exact: floats round-trip through repr)."""
+    if len(steps) != 1 or type(steps[0][1]).__name__ != "StandardScaler":
+        return None
+    sc = steps[0][1]
+    if type(sc).__module__.split(".")[0] != "sklearn":
+        return None
+    return {
+        "type": "StandardScaler",
+        "mean": None if sc.mean_ is None else [float(v) for v in sc.mean_],
+        "scale": None if sc.scale_ is None else [float(v) for v in sc.scale_],
+    }
+
+
+class _JsonScaler:
+    """StandardScaler.transform, with the same float64 operations (so bit-identical)."""
+
+    def __init__(self, mean: Any, scale: Any) -> None:
+        import numpy as np
+
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.scale = None if scale is None else np.asarray(scale, dtype=np.float64)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        X = np.array(X, dtype=np.float64, copy=True)
+        if self.mean is not None:
+            X -= self.mean
+        if self.scale is not None:
+            X /= self.scale
+        return X
+
+
 def _save_lightgbm(estimator: Any, folder: Path, feature_names: Sequence[str]) -> dict[str, Any]:
     steps = getattr(estimator, "steps", None)
     final = _final_estimator(estimator)
     info: dict[str, Any] = {"file": "model.txt", "estimator": type(final).__name__}
     if steps and len(steps) > 1:
-        from sklearn.pipeline import Pipeline
+        pre = list(steps[:-1])
+        info["preprocess_steps"] = [name for name, _ in pre]
+        scaler = _scaler_json(pre)
+        if scaler is not None:  # plain JSON: loads without skops (fast cold start)
+            (folder / "preprocess.json").write_text(json.dumps(scaler), encoding="utf-8")
+            info["preprocess"] = "preprocess.json"
+        else:
+            from sklearn.pipeline import Pipeline
 
-        _skops_dump(Pipeline(list(steps[:-1])), folder / "preprocess.skops")
-        info["preprocess"] = "preprocess.skops"
-        info["preprocess_steps"] = [name for name, _ in steps[:-1]]
+            _skops_dump(Pipeline(pre), folder / "preprocess.skops")
+            info["preprocess"] = "preprocess.skops"
     (folder / "model.txt").write_text(final.booster_.model_to_string(), encoding="utf-8")
     info["n_classes"] = int(len(final.classes_))
     return info
@@ -334,9 +376,18 @@ def _save_lightgbm(estimator: Any, folder: Path, feature_names: Sequence[str]) -
 def _load_lightgbm(folder: Path, info: Mapping[str, Any]) -> Predictor:
     import lightgbm as lgb
 
-    preprocess = None
-    if info.get("preprocess"):
-        preprocess = _skops_load(folder / str(info["preprocess"]))
+    preprocess: Any = None
+    pre = str(info.get("preprocess") or "")
+    if pre.endswith(".json"):
+        try:
+            spec = json.loads((folder / pre).read_text(encoding="utf-8"))
+            if spec.get("type") != "StandardScaler":
+                raise ValueError(f"unknown preprocessing type {spec.get('type')!r}")
+            preprocess = _JsonScaler(spec["mean"], spec["scale"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{folder / pre}: invalid preprocessing description: {exc}") from exc
+    elif pre:
+        preprocess = _skops_load(folder / pre)
     try:
         booster = lgb.Booster(model_str=(folder / "model.txt").read_text(encoding="utf-8"))
     except Exception as exc:
@@ -348,7 +399,7 @@ def _load_lightgbm(folder: Path, info: Mapping[str, Any]) -> Predictor:
 
 register_kind(
     "lightgbm",
-    suffixes=(".txt", ".skops"),
+    suffixes=(".txt", ".json", ".skops"),
     claims=_is_lightgbm,
     save=_save_lightgbm,
     load=_load_lightgbm,
