@@ -62,11 +62,96 @@ def _max_error(a: list[dict[str, float]], b: list[dict[str, float]]) -> tuple[fl
     return worst, where
 
 
+def _read_rows(path: Path) -> dict[str, dict[str, float]]:
+    import csv
+
+    from genrekit.constants import FEATURE_NAMES
+
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        return {r["filename"]: {k: float(r[k]) for k in FEATURE_NAMES} for r in csv.DictReader(fh)}
+
+
+def _worst_by_column(pairs: list[tuple[dict[str, float], dict[str, float]]], skip: tuple[str, ...]
+                     ) -> tuple[float, str, float]:
+    """(worst |a-b|/|b|, its column, worst |a-b| / (1e-4 |b| + 1e-7))."""
+    worst, col, ratio = 0.0, "-", 0.0
+    for got, ref in pairs:
+        for k, r in ref.items():
+            if k in skip:
+                continue
+            d = abs(got[k] - r)
+            rel = d / abs(r) if r else (0.0 if d == 0 else float("inf"))
+            if rel > worst:
+                worst, col = rel, k
+            ratio = max(ratio, d / (1e-4 * abs(r) + 1e-7))
+    return worst, col, ratio
+
+
+def _parity() -> int:
+    """Parity figures for docs/features.md: every real clip (whole and each segment) vs the
+    librosa recipe, and the published Kaggle rows."""
+    import numpy as np
+    import soundfile as sf
+
+    from genrekit.features.kaggle import analyze_track, kaggle_features, segment_features
+    from genrekit.features.reference import librosa_kaggle_features
+
+    clips = SHARED / "gtzan-clips"
+    pairs = []
+    for path in sorted(clips.glob("*/*.wav")):
+        y, _ = sf.read(str(path), dtype="float32")
+        res = analyze_track(y)
+        pairs.append((res.track, librosa_kaggle_features(y)))
+        for i, seg in enumerate(res.segments):
+            a = i * 66150
+            pairs.append((seg, librosa_kaggle_features(y[a:a + 66149])))
+    worst, col, ratio = _worst_by_column(pairs, ("tempo",))
+    tempo_eq = sum(g["tempo"] == r["tempo"] for g, r in pairs)
+    print(f"vs librosa recipe: {len(pairs)} signals; worst relative error {worst:.2e} "
+          f"({col}); worst error / (1e-4 rel + 1e-7 abs) = {ratio:.3f}; "
+          f"tempo equal {tempo_eq}/{len(pairs)}")
+
+    kaggle = SHARED / "kaggle"
+    rows30 = _read_rows(kaggle / "features_30_sec.csv")
+    y, _ = sf.read(str(clips / "country" / "country.00000.wav"), dtype="float32")
+    row = rows30["country.00000.wav"]
+    for mode in ("reflect", "constant"):
+        got = kaggle_features(y, pad_mode=mode)
+        rel = {k: abs(got[k] - row[k]) / abs(row[k]) for k in row if row[k] != 0}
+        top = max(rel, key=rel.__getitem__)
+        print(f"country.00000 30 s row, pad_mode={mode}: median relative error "
+              f"{np.median(list(rel.values())):.1e}, worst {rel[top]:.2e} ({top}); tempo "
+              f"{got['tempo']:.2f} vs {row['tempo']:.2f}")
+    rows3 = _read_rows(kaggle / "features_3_sec_clips.csv")
+    scale = {k: max(abs(r[k]) for r in rows3.values()) for k in row}
+    pairs3 = []
+    cache: dict[str, list[dict[str, float]]] = {}
+    for name, r in rows3.items():
+        track, seg, _ = name.rsplit(".", 2)
+        if track not in cache:
+            y, _ = sf.read(str(clips / track.split(".")[0] / f"{track}.wav"), dtype="float32")
+            cache[track] = segment_features(y)
+        pairs3.append((cache[track][int(seg)], r))
+    worst, col, _ = _worst_by_column(pairs3, ("tempo",))
+    tol = max(abs(g[k] - r[k]) / (1e-4 * abs(r[k]) + 1e-6 * scale[k])
+              for g, r in pairs3 for k in r if k != "tempo")
+    tempo_eq = sum(g["tempo"] == r["tempo"] for g, r in pairs3)
+    print(f"vs published 3 s rows: {len(pairs3)} rows; worst relative error {worst:.2e} "
+          f"({col}); worst error / (1e-4 rel + 1e-6 x column max) = {tol:.3f}; tempo equal "
+          f"{tempo_eq}/{len(pairs3)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--track", type=Path, default=DEFAULT_TRACK)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--parity", action="store_true",
+                        help="instead of timing, measure parity on every real clip (vs the "
+                             "librosa recipe) and on the published Kaggle rows")
     args = parser.parse_args(argv)
+    if args.parity:
+        return _parity()
     if not args.track.exists():
         print(f"track not found: {args.track} (set GENREKIT_SHARED_DATA)", file=sys.stderr)
         return 2

@@ -151,3 +151,20 @@ def test_shapes_and_summary(music: np.ndarray) -> None:
         spectral_centroid()
     with pytest.raises(ParameterError, match="pad_mode: expected one of"):
         log_mel_spectrogram(y=music, pad_mode="wrap")
+
+
+def test_harmonic_mask_is_librosas_softmask(rng: np.random.Generator) -> None:
+    """The fused mask (one division less) gives librosa's softmask bit for bit, including
+    ties, zeros (split 0.5/0.5) and denormals."""
+    import librosa
+
+    from genrekit.features.hpss import _harmonic_spec
+
+    h = (rng.standard_exponential((60, 257)) ** 3).astype(np.float32)
+    p = (rng.standard_exponential((60, 257)) ** 3).astype(np.float32)
+    h[:5], p[:3] = 0, 0
+    h[10, :100] = p[10, :100]
+    h[11], p[12] = 1e-39, 1e-30
+    spec = (rng.standard_normal(h.shape) + 1j * rng.standard_normal(h.shape)).astype(np.complex64)
+    mask = librosa.util.softmask(h, p, power=2, split_zeros=True)
+    np.testing.assert_array_equal(_harmonic_spec(spec, h, p), spec * mask)

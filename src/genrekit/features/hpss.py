@@ -265,17 +265,25 @@ def _harmonic_spec(spec: np.ndarray, harm: np.ndarray, perc: np.ndarray) -> np.n
     pf = perc.ravel()
     of = out.ravel()
     half = harm.dtype.type(0.5)
+    one = harm.dtype.type(1.0)
     for i in range(hf.size):
         h = hf[i]
         p = pf[i]
-        z = h if h > p else p
-        if z < tiny:
-            m = half
+        # librosa: z = max(h, p); a = (h/z)**2; b = (p/z)**2; mask = a / (a + b). One of
+        # h/z, p/z is exactly 1, so this is the same float32 value with one division less.
+        if h >= p:
+            if h < tiny:
+                m = half
+            else:
+                r = p / h
+                m = one / (one + r * r)
         else:
-            a = h / z
-            b = p / z
-            a = a * a
-            m = a / (a + b * b)
+            if p < tiny:
+                m = half
+            else:
+                r = h / p
+                a = r * r
+                m = a / (a + one)
         of[i] = sf[i] * m
     return out
 

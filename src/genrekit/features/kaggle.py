@@ -127,9 +127,11 @@ def _signal_features(y: np.ndarray, sr: int, pad_mode: str, want_mel: bool
     mel_db = power_to_db(mel)
     out["tempo"] = tempo(onset_envelope=_onset_tf(mel_db), sr=sr, hop_length=HOP_LENGTH)
 
-    coeffs = _mfcc_from_db_tf(mel_db)  # [frames, 20]
-    means, variances = np.mean(coeffs, axis=0), np.var(coeffs, axis=0)
-    for k in range(coeffs.shape[1]):
+    # [20, frames], rows contiguous: numpy's pairwise float32 sums per row, as librosa's
+    # per-coefficient np.mean / np.var (near-zero means would drift with another order).
+    coeffs = np.ascontiguousarray(_mfcc_from_db_tf(mel_db).T)
+    means, variances = np.mean(coeffs, axis=1), np.var(coeffs, axis=1)
+    for k in range(coeffs.shape[0]):
         out[f"mfcc{k + 1}_mean"], out[f"mfcc{k + 1}_var"] = float(means[k]), float(variances[k])
 
     log_mel = None
