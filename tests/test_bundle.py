@@ -91,7 +91,7 @@ def test_sklearn_round_trip_is_exact(data, sk_bundle) -> None:  # type: ignore[n
 @pytest.mark.parametrize("pipeline", [True, False])
 def test_lightgbm_round_trip_is_exact(data, tmp_path, pipeline) -> None:  # type: ignore[no-untyped-def]
     X, y = data
-    lgbm = LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1, random_state=0)
+    lgbm = LGBMClassifier(n_estimators=20, num_leaves=7, n_jobs=1, verbose=-1, random_state=0)
     est = make_pipeline(StandardScaler(), lgbm) if pipeline else lgbm
     est.fit(X, y)
     path = _save(est, tmp_path / "m", model_name="lightgbm")
@@ -108,7 +108,7 @@ def test_lightgbm_after_other_steps_uses_skops(data, tmp_path) -> None:  # type:
 
     X, y = data
     est = make_pipeline(StandardScaler(), PCA(n_components=5, random_state=0),
-                        LGBMClassifier(n_estimators=10, verbose=-1, random_state=0)).fit(X, y)
+                        LGBMClassifier(n_estimators=10, n_jobs=1, verbose=-1, random_state=0)).fit(X, y)
     path = _save(est, tmp_path / "m", model_name="pca_lightgbm")
     assert (path / "preprocess.skops").is_file()
     assert np.array_equal(load_model(path).predict_rows(X), est.predict_proba(X))
