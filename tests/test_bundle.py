@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from lightgbm import LGBMClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -50,7 +51,7 @@ def _save(est, out: Path, **kw) -> Path:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def sk_bundle(data, tmp_path_factory) -> tuple[Path, object]:  # type: ignore[no-untyped-def]
     X, y = data
-    est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    est = make_pipeline(StandardScaler(), KNeighborsClassifier(7)).fit(X, y)
     return _save(est, tmp_path_factory.mktemp("b") / "model"), est
 
 
@@ -86,6 +87,29 @@ def test_sklearn_round_trip_is_exact(data, sk_bundle) -> None:  # type: ignore[n
     assert meta["metrics"] == {"cv_mean": 0.75, "test_accuracy": None}  # NaN -> null
     (name, digest), = meta["files"].items()
     assert digest == hashlib.sha256((path / name).read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("frame", [False, True])
+def test_scaled_logreg_is_plain_json_and_exact(data, tmp_path, frame) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    X, y = data
+    fit_X = pd.DataFrame(X, columns=FEATURE_NAMES) if frame else X
+    est = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=500)).fit(fit_X, y)
+    path = _save(est, tmp_path / "m")
+    assert sorted(p.name for p in path.iterdir()) == ["model.json", "model.sklearn.json"]
+    model = load_model(path)
+    assert model.metadata["kind"] == "sklearn-json"
+    assert np.array_equal(model.predict_rows(X), est.predict_proba(fit_X))
+    doc = json.loads((path / "model.sklearn.json").read_text())
+    doc["steps"][1]["class"] = "FunctionTransformer"  # not on the allow-list
+    (path / "model.sklearn.json").write_text(json.dumps(doc))
+    meta = json.loads((path / "model.json").read_text())
+    meta["files"]["model.sklearn.json"] = hashlib.sha256(
+        (path / "model.sklearn.json").read_bytes()).hexdigest()
+    (path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="'FunctionTransformer' is not on genrekit's allow-list"):
+        load_model(path)
 
 
 @pytest.mark.parametrize("pipeline", [True, False])

@@ -139,7 +139,8 @@ def test_tampered_bundle_is_one_line_error(bundle, clip, tmp_path, capsys) -> No
     bad.mkdir()
     for f in bundle.iterdir():
         (bad / f.name).write_bytes(f.read_bytes())
-    (bad / "model.skops").write_bytes((bad / "model.skops").read_bytes() + b"\0")
+    (name,) = json.loads((bad / "model.json").read_text())["files"]
+    (bad / name).write_bytes((bad / name).read_bytes() + b"\0")
     assert main(["predict", str(bad), str(clip)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "sha256 mismatch" in err

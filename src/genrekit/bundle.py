@@ -4,7 +4,8 @@ A bundle is a folder::
 
     MODEL_DIR/
         model.json        # what the model is: labels, features, level, protocol, metrics, ...
-        model.skops       # scikit-learn estimators, through skops (never pickle), or
+        model.sklearn.json  # scaled logistic regression as plain JSON arrays, or
+        model.skops       # other scikit-learn estimators, through skops (never pickle), or
         model.txt         # LightGBM's own text model (+ preprocess.skops for scaler steps), or
         model.pt          # a torch state dict (the CNN), loaded with ``weights_only=True``
 
@@ -14,9 +15,10 @@ deserialized. Nothing is ever unpickled: skops loads only types on a fixed allow
 in this module (never taken from the file), LightGBM parses its text format, and torch is
 told to accept tensors only.
 
-How a fitted estimator is stored is decided by a small registry of *kinds* ("skops",
-"lightgbm", and "torch" when :mod:`genrekit.models.cnn` registers it); see
-:func:`register_kind`.
+How a fitted estimator is stored is decided by a small registry of *kinds* ("lightgbm",
+"sklearn-json", "skops", and "torch" when :mod:`genrekit.models.cnn` registers it); see
+:func:`register_kind`. The JSON forms exist because importing skops costs seconds (it imports
+all of scikit-learn), which a one-song ``genrekit predict`` should not pay.
 
 Examples
 --------
@@ -397,6 +399,113 @@ def _load_lightgbm(folder: Path, info: Mapping[str, Any]) -> Predictor:
     )
 
 
+# --------------------------------------------------------------------------- sklearn-json
+
+#: Estimators whose fitted state is a few arrays, stored as plain JSON (no skops import on
+#: load, which costs seconds because skops imports all of scikit-learn). Fixed here.
+_JSON_CLASSES = {
+    "StandardScaler": "sklearn.preprocessing",
+    "LogisticRegression": "sklearn.linear_model",
+}
+
+
+def _json_state(est: Any) -> dict[str, Any] | None:
+    """``{class, params, state}`` of an allow-listed estimator, or None when not exact."""
+    import numpy as np
+
+    cls = type(est).__name__
+    if _JSON_CLASSES.get(cls) is None or not type(est).__module__.startswith("sklearn."):
+        return None
+    params = est.get_params(deep=False)
+    state: dict[str, Any] = {}
+    for key, value in vars(est).items():
+        if not key.endswith("_") or key.startswith("_"):
+            continue
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind not in "fiub" and not (
+                value.dtype.kind in "OU" and all(isinstance(v, str) for v in value.ravel())
+            ):
+                return None
+            kind = value.dtype.str if value.dtype.kind in "fiub" else "str"
+            state[key] = {"dtype": kind, "shape": list(value.shape),
+                          "data": [v.item() if hasattr(v, "item") else v for v in value.ravel()]}
+        elif isinstance(value, (bool, int, float, str)) or value is None:
+            state[key] = {"value": value}
+        elif isinstance(value, np.generic):
+            state[key] = {"value": value.item(), "dtype": value.dtype.str}
+        else:
+            return None
+    try:
+        json.dumps([params, state], allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return {"class": cls, "params": params, "state": state}
+
+
+def _json_steps(estimator: Any) -> list[tuple[str, Any]] | None:
+    steps = getattr(estimator, "steps", None)
+    if steps is None:
+        steps = [("model", estimator)]
+    elif type(estimator).__name__ != "Pipeline":
+        return None
+    if not hasattr(steps[-1][1], "predict_proba"):
+        return None
+    return list(steps)
+
+
+def _is_json_able(estimator: Any) -> bool:
+    steps = _json_steps(estimator)
+    return steps is not None and all(_json_state(est) is not None for _, est in steps)
+
+
+def _save_json(estimator: Any, folder: Path, feature_names: Sequence[str]) -> dict[str, Any]:
+    steps = _json_steps(estimator)
+    assert steps is not None  # claims() checked it
+    doc = {"steps": [{"name": name, **(_json_state(est) or {})} for name, est in steps]}
+    (folder / "model.sklearn.json").write_text(json.dumps(doc, allow_nan=False), encoding="utf-8")
+    return {"file": "model.sklearn.json", "estimator": type(estimator).__name__,
+            "steps": [type(est).__name__ for _, est in steps]}
+
+
+def _load_json(folder: Path, info: Mapping[str, Any]) -> Predictor:
+    import numpy as np
+
+    path = folder / "model.sklearn.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        steps = []
+        for step in doc["steps"]:
+            module = _JSON_CLASSES.get(step["class"])
+            if module is None:
+                raise ValueError(f"class {step['class']!r} is not on genrekit's allow-list")
+            est = getattr(importlib.import_module(module), step["class"])(**step["params"])
+            for key, spec in step["state"].items():
+                if "data" in spec:
+                    dtype = object if spec["dtype"] == "str" else np.dtype(spec["dtype"])
+                    value = np.array(spec["data"], dtype=dtype).reshape(spec["shape"])
+                elif "dtype" in spec:
+                    value = np.dtype(spec["dtype"]).type(spec["value"])
+                else:
+                    value = spec["value"]
+                setattr(est, key, value)
+            steps.append((str(step["name"]), est))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: invalid model description: {exc}") from exc
+    if len(steps) == 1:
+        return _SklearnPredictor(steps[0][1], info.get("feature_names", []))
+    from sklearn.pipeline import Pipeline
+
+    return _SklearnPredictor(Pipeline(steps), info.get("feature_names", []))
+
+
+register_kind(
+    "sklearn-json",
+    suffixes=(".json",),
+    claims=_is_json_able,
+    save=_save_json,
+    load=_load_json,
+    priority=5,
+)
 register_kind(
     "lightgbm",
     suffixes=(".txt", ".json", ".skops"),
