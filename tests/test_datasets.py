@@ -160,3 +160,22 @@ def test_split_lists_errors(tmp_path):
     (tmp_path / "test_filtered.txt").write_text("blues/blues.00001.wav\n")
     with pytest.raises(DataError, match="blues.00001 is in both train and test"):
         read_split_lists(tmp_path)
+
+
+def test_add_segment_stats_real():
+    from genrekit.datasets import add_segment_stats, feature_columns
+
+    t30 = read_table(shared_path("kaggle", "features_30_sec.csv"))
+    t3 = read_table(shared_path("kaggle", "features_3_sec_tracks00075-00099.csv"))
+    part = t30[t30["track_id"].isin(set(t3["track_id"]))]
+    out = add_segment_stats(part, t3)
+    assert len(out) == 250 and len(feature_columns(out)) == 57 * 3
+    row = out[out["track_id"] == "blues.00080"].iloc[0]
+    seg = t3.loc[t3["track_id"] == "blues.00080", "mfcc1_mean"]
+    assert row["seg_mean_mfcc1_mean"] == pytest.approx(seg.mean())
+    assert row["seg_std_mfcc1_mean"] == pytest.approx(seg.std(ddof=1))
+    assert row["mfcc1_mean"] == part.loc[part["track_id"] == "blues.00080", "mfcc1_mean"].item()
+    with pytest.raises(DataError, match="tracks have no 3 s segments"):
+        add_segment_stats(t30, t3)
+    with pytest.raises(DataError, match="must be whole tracks"):
+        add_segment_stats(t3, t3)

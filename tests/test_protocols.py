@@ -108,3 +108,17 @@ def test_seed_reproduces_capstone_logreg():
     acc = float(np.mean(model.predict(X[split.test]) == y[split.test]))
     assert split.test.size == 1972
     assert acc == pytest.approx(0.7120, abs=6e-4)  # 1404 / 1972
+
+
+def test_predefined_folds_drive_a_grid_search(rng):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    from genrekit.protocols import PredefinedFolds
+
+    X = rng.normal(size=(40, 3))
+    y = np.repeat(["a", "b"], 20)
+    folds = PredefinedFolds([(np.arange(0, 40, 2), np.arange(1, 40, 2))])
+    assert folds.get_n_splits() == 1 and "n_splits=1" in repr(folds)
+    grid = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=folds).fit(X, y)
+    assert len(grid.cv_results_["split0_test_score"]) == 2

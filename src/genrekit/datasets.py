@@ -43,8 +43,14 @@ __all__ = [
     "read_artist_index",
     "artist_groups",
     "read_split_lists",
+    "add_segment_stats",
+    "feature_columns",
     "SPLIT_NAMES",
+    "SEGMENT_STATS",
 ]
+
+#: Statistics over a track's 3 s segments that :func:`add_segment_stats` adds.
+SEGMENT_STATS = ("mean", "std")
 
 #: The three lists of a GTZAN split, in order.
 SPLIT_NAMES = ("train", "valid", "test")
@@ -407,3 +413,60 @@ def read_split_lists(directory: str | Path, *, kind: str = "filtered") -> dict[s
                 raise DataError(f"{directory}: track {t} is in both {seen[t]} and {name} lists")
             seen[t] = name
     return lists
+
+
+# --------------------------------------------------------------------------- segment statistics
+
+
+def feature_columns(df: pd.DataFrame) -> list[str]:
+    """The model inputs of a table: the 57 features, then any ``seg_<stat>_<feature>`` columns."""
+    extra = [c for c in df.columns if str(c).startswith("seg_")]
+    return [*FEATURE_NAMES, *extra]
+
+
+def add_segment_stats(
+    tracks: pd.DataFrame, segments: pd.DataFrame, *, stats: Sequence[str] = SEGMENT_STATS
+) -> pd.DataFrame:
+    """Add per-track statistics of the 3 s segment features to a whole-track table.
+
+    The 30 s features summarise a track's frames in one mean and one variance; how the 3 s
+    summaries move over the track (their spread, not just their average) is information the
+    30 s row lacks. Both tables come from the same audio, so no label information leaks.
+
+    Parameters
+    ----------
+    tracks : pd.DataFrame [shape=(n_tracks, ...)]
+        A whole-track table (``segment == -1``) from :func:`read_table`.
+    segments : pd.DataFrame [shape=(n_segments, ...)]
+        The 3 s table of the same tracks.
+    stats : sequence of str
+        pandas aggregations over each track's segments (default ``mean`` and ``std``;
+        ``std`` is the sample standard deviation, 0 for a single segment).
+
+    Returns
+    -------
+    pd.DataFrame [shape=(n_tracks, n_columns + len(stats) * 57)]
+        ``tracks`` with columns ``seg_<stat>_<feature>`` appended, rows in the same order.
+
+    Raises
+    ------
+    DataError
+        A track of ``tracks`` has no segment in ``segments``, or a table is on the wrong level.
+    """
+    if table_level(tracks) != "track":
+        raise DataError("add_segment_stats: the first table must be whole tracks (segment -1)")
+    if table_level(segments) != "segment":
+        raise DataError("add_segment_stats: the second table must be 3 s segments")
+    cols = list(FEATURE_NAMES)
+    agg = segments.groupby("track_id")[cols].agg(list(stats))
+    agg.columns = [f"seg_{pair[1]}_{pair[0]}" for pair in agg.columns]
+    agg = agg.fillna(0.0)
+    missing = sorted(set(tracks["track_id"]) - set(agg.index))
+    if missing:
+        raise DataError(
+            f"add_segment_stats: {len(missing)} tracks have no 3 s segments "
+            f"(e.g. {missing[0]}); expected the segment table of the same tracks"
+        )
+    order = [f"seg_{stat}_{feat}" for stat in stats for feat in cols]
+    extra = agg.reindex(tracks["track_id"].to_numpy())[order].reset_index(drop=True)
+    return pd.concat([tracks.reset_index(drop=True), extra], axis=1)

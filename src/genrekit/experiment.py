@@ -13,7 +13,9 @@ A config names the data, the protocol and the models::
 Optional keys: ``name``, ``split_kind`` (``"filtered"``), ``n_splits`` (5), ``test_size``
 (0.2), ``tune_on`` (``"train+valid"`` or ``"valid"``), ``n_jobs`` (1), ``table``
 (``"3sec"`` or ``"30sec"``, which table of an audio extraction to use; default ``"3sec"``),
-``save_models`` (true).
+``save_models`` (true), ``segment_stats`` (a 3 s table of the same tracks: adds the mean and
+standard deviation of each feature over each track's segments to a 30 s table, see
+:func:`genrekit.datasets.add_segment_stats`).
 
 Relative paths are resolved against the config file's folder first and, when nothing is
 there, against the current directory -- so the shipped configs, which say
@@ -84,7 +86,7 @@ KAGGLE_FEATURE_SETTINGS: dict[str, Any] = {
 _KNOWN_KEYS = {
     "name", "features", "audio", "protocol", "splits", "split_kind", "artists", "models",
     "drop_duplicates", "seed", "n_splits", "test_size", "tune_on", "n_jobs", "table",
-    "save_models",
+    "save_models", "segment_stats",
 }
 _SKIP_MEL = "needs audio or spectrograms; input is a feature table"
 
@@ -115,6 +117,7 @@ class ExperimentConfig:
     n_jobs: int = 1
     table: str = "3sec"
     save_models: bool = True
+    segment_stats: str | None = None
     config_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -230,6 +233,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
             f"{path}: protocol 'fault-filtered' needs splits = \"<folder with "
             "train_filtered.txt, valid_filtered.txt, test_filtered.txt>\""
         )
+    if "segment_stats" in raw:
+        settings["segment_stats"] = _resolve(raw["segment_stats"], "segment_stats", base)
     if "artists" in raw:
         settings["artists"] = _resolve(raw["artists"], "artists", base)
     elif protocol == "artist-cv":
@@ -250,7 +255,9 @@ class _Data:
     feature_settings: dict[str, Any] = field(default_factory=dict)
 
     def inputs(self, kind: str) -> np.ndarray | None:
-        feats = self.table[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+        from genrekit.datasets import feature_columns
+
+        feats = self.table[feature_columns(self.table)].to_numpy(dtype=np.float64)
         if kind == "features":
             return feats
         if self.mel is None:
@@ -722,6 +729,11 @@ def _load_data(cfg: ExperimentConfig, out: Path, specs: Sequence[Any], scheduler
         path = Path(cfg.features)
         data = _Data(read_table(path), str(path),
                      feature_settings=_read_extract_settings(path.parent))
+        if cfg.segment_stats is not None:
+            from genrekit.datasets import add_segment_stats
+
+            data.table = add_segment_stats(data.table, read_table(cfg.segment_stats))
+            data.description += f" + segment mean/std from {cfg.segment_stats}"
         npz = path.parent / "mel_3_sec.npz"
         wants_mel = any(s.input != "features" for s in specs)
         if wants_mel and npz.is_file() and path.stem == TABLE_3S:
@@ -835,7 +847,9 @@ def run_experiment(
         "config": cfg.to_dict(),
         "models": records,
     }
-    keep_cols = ["track_id", "segment", "label", "filename", *FEATURE_NAMES]
+    from genrekit.datasets import feature_columns
+
+    keep_cols = ["track_id", "segment", "label", "filename", *feature_columns(df)]
     if "artist" in df.columns:
         keep_cols.append("artist")
     _write_parquet(out / "data.parquet", df[keep_cols])
