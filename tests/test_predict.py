@@ -144,3 +144,23 @@ def test_tampered_bundle_is_one_line_error(bundle, clip, tmp_path, capsys) -> No
     assert main(["predict", str(bad), str(clip)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "sha256 mismatch" in err
+
+
+def test_track_level_model_sees_30s_windows(clip, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    df = pd.read_csv(shared_path("kaggle", "features_30_sec.csv"))
+    est = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    est.fit(df[list(FEATURE_NAMES)].to_numpy(), df["label"].to_numpy())
+    path = save_bundle(tmp_path / "track-model", estimator=est, model_name="logreg",
+                       labels=list(est.classes_), feature_names=FEATURE_NAMES, level="track",
+                       feature_settings={"sample_rate": SAMPLE_RATE}, protocol=None,
+                       metrics={}, training_fingerprint=None)
+    model = load_model(path)
+    y, sr = sf.read(str(clip), dtype="float32")
+    song = tmp_path / "song.wav"
+    sf.write(str(song), np.resize(y, 70 * sr), sr)
+    result = model.predict_file(song, segments=True)
+    assert [(s["start"], s["end"]) for s in result["segments"]] == [(0.0, 35.0), (35.0, 70.0)]
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0)
+    assert len(model.predict_file(clip, segments=True)["segments"]) == 1
