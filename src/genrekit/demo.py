@@ -98,23 +98,7 @@ def _synth(out: Path, *, per_genre: int, seconds: float, seed: int,
            genres: tuple[str, ...] = GENRES) -> list[Path]:
     from genrekit.synth import write_dataset
 
-    bar = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=per_genre * len(genres), unit="track", desc="synth", file=sys.stderr,
-                   leave=False)
-
-    def tick(done: int, total: int) -> None:
-        if bar is not None:
-            bar.update(done - bar.n)
-
-    try:
-        return write_dataset(out, per_genre=per_genre, seconds=seconds, seed=seed,
-                             genres=genres, progress=tick)
-    finally:
-        if bar is not None:
-            bar.close()
+    return write_dataset(out, per_genre=per_genre, seconds=seconds, seed=seed, genres=genres)
 
 
 def _config_text(features: Path, settings: DemoSettings, jobs: int) -> str:

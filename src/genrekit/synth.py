@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -655,7 +656,7 @@ def write_dataset(
     seconds: float = 30.0,
     seed: int = 0,
     genres: tuple[str, ...] = GENRES,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write a synthetic dataset in GTZAN layout: ``OUT/<genre>/<genre>.000NN.wav``.
 
@@ -673,8 +674,9 @@ def write_dataset(
         Dataset seed (>= 0). Track ``i`` of a style is the same for any ``per_genre``.
     genres : tuple of str
         Styles to write (default: all ten).
-    progress : callable, optional
-        ``progress(done, total)`` after every file.
+    progress : bool or callable, optional
+        ``progress(done, total)`` is called after every file; True shows a progress bar on
+        stderr; None (default) shows one when stderr is a terminal.
 
     Returns
     -------
@@ -696,6 +698,33 @@ def write_dataset(
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     total = per_genre * len(genres)
+    bar = None
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="track", desc="synth", file=sys.stderr, leave=False)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+    try:
+        _write_all(out, genres, per_genre, seconds, seed, paths, total,
+                   progress if callable(progress) else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    readme = _README.format(
+        n=total, version=__version__, seed=seed, per_genre=per_genre, seconds=seconds, out=out
+    )
+    _atomic_write(out / "README.txt", readme.encode("utf-8"))
+    return paths
+
+
+def _write_all(out: Path, genres: tuple[str, ...], per_genre: int, seconds: float, seed: int,
+               paths: list[Path], total: int,
+               progress: Callable[[int, int], None] | None) -> None:
     for genre in genres:
         (out / genre).mkdir(exist_ok=True)
         for i in range(per_genre):
@@ -704,8 +733,3 @@ def write_dataset(
             paths.append(path)
             if progress is not None:
                 progress(len(paths), total)
-    readme = _README.format(
-        n=total, version=__version__, seed=seed, per_genre=per_genre, seconds=seconds, out=out
-    )
-    _atomic_write(out / "README.txt", readme.encode("utf-8"))
-    return paths
