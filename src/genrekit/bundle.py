@@ -927,7 +927,7 @@ class GenreModel:
         import numpy as np
 
         X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != len(self.feature_names):
+        if X.ndim != 2 or (self.feature_names and X.shape[1] != len(self.feature_names)):
             raise ParameterError(
                 f"expected rows of {len(self.feature_names)} features, got shape {X.shape}"
             )

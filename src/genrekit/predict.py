@@ -61,6 +61,8 @@ __all__ = [
 #: ``featurizer(model, y, bounds) -> X``: model inputs for each window of a signal.
 Featurizer = Callable[["GenreModel", np.ndarray, list[tuple[int, int]]], np.ndarray]
 _FEATURE_SETS: dict[str, Featurizer] = {}
+#: Feature sets registered by optional modules, imported when a bundle needs them.
+_FEATURE_SET_PLUGINS = {"logmel": "genrekit.models.cnn", "kaggle57+logmel": "genrekit.models.cnn"}
 
 
 def register_feature_set(name: str, featurizer: Featurizer) -> None:
@@ -169,7 +171,15 @@ def predict_signal(
         raise AudioError("empty signal (0 samples)")
     if not np.isfinite(y).all():
         raise AudioError("signal has NaN or infinite samples")
-    featurizer = _FEATURE_SETS.get(str(model.feature_settings.get("feature_set", "kaggle57")))
+    feature_set = str(model.feature_settings.get("feature_set", "kaggle57"))
+    if feature_set not in _FEATURE_SETS and feature_set in _FEATURE_SET_PLUGINS:
+        import importlib
+
+        try:
+            importlib.import_module(_FEATURE_SET_PLUGINS[feature_set])
+        except ImportError:
+            pass
+    featurizer = _FEATURE_SETS.get(feature_set)
     if featurizer is None:
         raise ModelError(
             f"{model.path}: unknown feature set {model.feature_settings.get('feature_set')!r}; "
