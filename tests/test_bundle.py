@@ -204,6 +204,14 @@ def test_missing_keys_are_refused(sk_bundle, tmp_path, key) -> None:  # type: ig
         read_metadata(bad)
 
 
+def test_model_file_must_be_listed(sk_bundle, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = _copy(sk_bundle[0], tmp_path / "b")
+    (bad / "model.skops").unlink()
+    _edit_json(bad, files={})
+    with pytest.raises(ModelError, match=r"the model file model\.skops is not listed"):
+        load_model(bad)
+
+
 def test_not_a_bundle(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ModelError, match=r"model\.json is missing"):
         load_model(tmp_path)

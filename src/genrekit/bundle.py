@@ -808,6 +808,13 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{', '.join(sorted(_KINDS))}{hint}"
         )
     _check_files(folder, meta["files"], kind)
+    needed = [meta["kind_info"].get("file"), meta["kind_info"].get("preprocess")]
+    unlisted = [str(f) for f in needed if f and f not in meta["files"]]
+    if unlisted or not meta["files"]:
+        raise ModelError(
+            f"{meta_path}: the model file {', '.join(unlisted) or '(none)'} is not listed "
+            "in 'files' with its sha256"
+        )
     return meta
 
 
