@@ -356,7 +356,10 @@ def _changed_params(est: Any) -> dict[str, Any]:
     final = est.steps[-1][1] if hasattr(est, "steps") else est
     try:
         default = type(final)()
-    except TypeError:
+    except TypeError:  # ensembles need their members: name those
+        members = getattr(final, "estimators", None)
+        if isinstance(members, list):
+            return {"estimators": "+".join(name for name, _ in members)}
         return {}
     out = {}
     for k, v in final.get_params(deep=False).items():
