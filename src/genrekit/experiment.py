@@ -67,6 +67,9 @@ __all__ = [
     "train",
     "table_fingerprint",
     "KAGGLE_FEATURE_SETTINGS",
+    "InputConfig",
+    "FusionConfig",
+    "FUSION_RULES",
 ]
 
 #: How the public Kaggle tables were computed (for bundles trained on them).
@@ -86,12 +89,71 @@ KAGGLE_FEATURE_SETTINGS: dict[str, Any] = {
 _KNOWN_KEYS = {
     "name", "features", "audio", "protocol", "splits", "split_kind", "artists", "models",
     "drop_duplicates", "seed", "n_splits", "test_size", "tune_on", "n_jobs", "table",
-    "save_models", "segment_stats",
+    "save_models", "segment_stats", "inputs", "fusion",
 }
+_INPUT_KEYS = {"name", "features", "columns", "models", "segment_stats", "vote"}
+_FUSION_KEYS = {"rule", "name", "model", "C"}
+#: Fusion rules of a multi-input config (``[fusion] rule = ...``).
+FUSION_RULES: dict[str, str] = {
+    "mean": "late fusion: mean of the members' track probabilities",
+    "stacking": "late fusion: logistic regression on the members' out-of-fold track "
+    "probabilities (folds of the protocol, fitted on training tracks only)",
+    "concat": "early fusion: one model on the inputs' per-track feature vectors joined "
+    "(segment/patch tables: per-track mean and std of the selected columns)",
+}
+#: Columns of an input table that are never model inputs.
+_META = ("filename", "length", "label", "track_id", "segment", "split", "artist", "group")
 _SKIP_MEL = "needs audio or spectrograms; input is a feature table"
 
 
 # --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """One ``[[inputs]]`` entry of a multi-input (fusion) config.
+
+    Attributes
+    ----------
+    name : str
+        Prefix of its models' result rows (``<name>:<model>``).
+    features : str
+        The table (absolute path): a Kaggle / ``genrekit extract`` feature table, or any
+        CSV/parquet with ``track_id`` (or ``filename``), ``label`` and numeric columns (e.g. an
+        embeddings table with ``tag_*`` / ``emb_*``); one or several rows per track.
+    columns : tuple of str or None
+        Glob patterns selecting the model inputs (``"tag_*"``); ``None``: the 57 Kaggle
+        features (plus ``seg_*`` statistics when ``segment_stats`` is given).
+    models : tuple of str
+        Zoo names fitted on this input (may be empty for ``rule = "concat"``).
+    segment_stats : str or None
+        A 3 s table whose per-track mean/std are appended to a whole-track table.
+    vote : str
+        How segment rows become track probabilities: ``"mean"`` (mean of the segment
+        probabilities, the default) or ``"majority"`` (share of the segments predicted as
+        each class, the published musicnn protocol).
+    """
+
+    name: str
+    features: str
+    columns: tuple[str, ...] | None = None
+    models: tuple[str, ...] = ()
+    segment_stats: str | None = None
+    vote: str = "mean"
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """The ``[fusion]`` table: how the inputs' models are combined into one row.
+
+    ``rule`` is a key of :data:`FUSION_RULES`; ``name`` the result row's name; ``model`` the
+    zoo model of ``concat``; ``C`` the inverse regularisation of the stacking regression.
+    """
+
+    rule: str = "mean"
+    name: str = "fusion"
+    model: str = "logreg"
+    C: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +181,8 @@ class ExperimentConfig:
     save_models: bool = True
     segment_stats: str | None = None
     config_path: str | None = None
+    inputs: tuple[InputConfig, ...] = ()
+    fusion: FusionConfig | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -172,6 +236,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
             f"{', '.join(sorted(_KNOWN_KEYS))}"
         )
     base = path.resolve().parent
+    if "inputs" in raw or "fusion" in raw:
+        return _load_fusion_config(raw, path, base)
     if ("features" in raw) == ("audio" in raw):
         raise ParameterError(
             f"{path}: give exactly one of 'features' (a feature table) or 'audio' (a folder)"
@@ -658,7 +724,9 @@ def _write_parquet(path: Path, df: pd.DataFrame) -> None:
 
 def results_markdown(results: Mapping[str, Any]) -> str:
     """The capstone-style table (Model | Parameters | Train | Test | CV mean) as Markdown."""
-    segment = results.get("level") == "segment"
+    segment = results.get("level") == "segment" or any(
+        rec.get("test_track_accuracy") is not None or rec.get("cv_track_mean") is not None
+        for rec in results["models"].values())
     lines = [
         f"# {results.get('name', 'experiment')}",
         "",
@@ -793,6 +861,9 @@ def run_experiment(
         raise ParameterError(
             f"{out}: already holds results.json; choose another folder with -o or remove it"
         )
+    if cfg.inputs:
+        out.mkdir(parents=True, exist_ok=True)
+        return _run_fusion(cfg, out, scheduler)
     specs = resolve_models(cfg.models)
     out.mkdir(parents=True, exist_ok=True)
     data = _load_data(cfg, out, specs, scheduler)
@@ -999,3 +1070,658 @@ def train(
     )
     print(f"model {model} trained on {len(df)} rows ({level} level) and saved to {path}")
     return 0
+
+
+# --------------------------------------------------------------------------- fusion
+
+
+def _load_fusion_config(raw: Mapping[str, Any], path: Path, base: Path) -> ExperimentConfig:
+    """Validate a multi-input config (``[[inputs]]`` + ``[fusion]``)."""
+    from genrekit.models import get_model
+    from genrekit.protocols import PROTOCOLS, TUNE_ON
+
+    clash = sorted({"features", "audio", "models", "segment_stats", "table",
+                    "drop_duplicates"} & set(raw))
+    if clash:
+        raise ParameterError(
+            f"{path}: with [[inputs]], give {', '.join(clash)} inside each [[inputs]] entry, "
+            "not at top level"
+        )
+    protocol = raw.get("protocol")
+    if protocol not in PROTOCOLS:
+        raise ParameterError(
+            f"{path}: protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}"
+        )
+    items = raw.get("inputs")
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise ParameterError(f"{path}: inputs: expected one or more [[inputs]] tables, got {items!r}")
+
+    def need_str(value: Any, what: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise ParameterError(f"{path}: {what}: expected a non-empty string, got {value!r}")
+        return value
+
+    inputs: list[InputConfig] = []
+    for k, item in enumerate(items):
+        where = f"inputs[{k}]"
+        unknown = sorted(set(item) - _INPUT_KEYS)
+        if unknown:
+            raise ParameterError(f"{path}: {where}: unknown key(s) {', '.join(unknown)}; expected "
+                                 f"some of {', '.join(sorted(_INPUT_KEYS))}")
+        name = need_str(item.get("name", f"input{k}"), f"{where}.name")
+        if ":" in name or any(i.name == name for i in inputs):
+            raise ParameterError(f"{path}: {where}.name: expected a unique name without ':', "
+                                 f"got {name!r}")
+        if "features" not in item:
+            raise ParameterError(f"{path}: {where} ({name}): needs features = \"<table path>\"")
+        cols = item.get("columns")
+        if isinstance(cols, str):
+            cols = [cols]
+        if cols is not None and (not isinstance(cols, list) or not cols
+                                 or not all(isinstance(c, str) and c for c in cols)):
+            raise ParameterError(f"{path}: {where}.columns: expected a glob such as \"tag_*\" "
+                                 f"or a list of them, got {item.get('columns')!r}")
+        models = item.get("models", [])
+        if isinstance(models, str):
+            models = [models]
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise ParameterError(f"{path}: {where}.models: expected a list of zoo names, "
+                                 f"got {models!r}")
+        for m in models:
+            if get_model(m).input != "features":
+                raise ParameterError(f"{path}: {where}.models: {m} needs spectrograms; inputs "
+                                     "of a fusion config are feature tables")
+        vote = item.get("vote", "mean")
+        if vote not in ("mean", "majority"):
+            raise ParameterError(f"{path}: {where}.vote: expected 'mean' or 'majority', "
+                                 f"got {vote!r}")
+        inputs.append(InputConfig(
+            vote=vote,
+            name=name,
+            features=_resolve(item["features"], f"{where}.features", base),
+            columns=None if cols is None else tuple(cols),
+            models=tuple(models),
+            segment_stats=(_resolve(item["segment_stats"], f"{where}.segment_stats", base)
+                           if "segment_stats" in item else None),
+        ))
+
+    fraw = raw.get("fusion", {})
+    if not isinstance(fraw, dict):
+        raise ParameterError(f"{path}: fusion: expected a [fusion] table, got {fraw!r}")
+    unknown = sorted(set(fraw) - _FUSION_KEYS)
+    if unknown:
+        raise ParameterError(f"{path}: fusion: unknown key(s) {', '.join(unknown)}; expected "
+                             f"some of {', '.join(sorted(_FUSION_KEYS))}")
+    rule = fraw.get("rule", "mean")
+    if rule not in FUSION_RULES:
+        raise ParameterError(f"{path}: fusion.rule: expected one of {', '.join(FUSION_RULES)}, "
+                             f"got {rule!r}")
+    C = fraw.get("C", 1.0)
+    if isinstance(C, bool) or not isinstance(C, (int, float)) or C <= 0:
+        raise ParameterError(f"{path}: fusion.C: expected a positive number, got {C!r}")
+    fusion = FusionConfig(rule=rule, name=need_str(fraw.get("name", "fusion"), "fusion.name"),
+                          model=need_str(fraw.get("model", "logreg"), "fusion.model"),
+                          C=float(C))
+    if rule == "concat":
+        if get_model(fusion.model).input != "features":
+            raise ParameterError(f"{path}: fusion.model: {fusion.model} needs spectrograms")
+    else:
+        n_members = sum(len(i.models) for i in inputs)
+        if n_members < 1:
+            raise ParameterError(f"{path}: fusion.rule {rule!r} needs at least one model in "
+                                 "the inputs' models lists, got none")
+        if rule == "stacking" and protocol in ("track-cv", "artist-cv"):
+            pass  # stacking is scored inside the CV folds (nested), no test set needed
+    if len(inputs) < 2 and rule == "concat":
+        pass  # one input, concatenated statistics: still a valid early model
+
+    def typed(key: str, kind: type, default: Any) -> Any:
+        value = raw.get(key, default)
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+            raise ParameterError(f"{path}: {key}: expected {kind.__name__}, got {value!r}")
+        return value
+
+    tune_on = typed("tune_on", str, "train+valid")
+    if tune_on not in TUNE_ON:
+        raise ParameterError(f"{path}: tune_on: expected one of {', '.join(TUNE_ON)}, got {tune_on!r}")
+    settings: dict[str, Any] = {
+        "name": typed("name", str, path.stem),
+        "protocol": protocol,
+        "models": (),
+        "seed": typed("seed", int, 1),
+        "n_splits": typed("n_splits", int, 5),
+        "test_size": float(raw.get("test_size", 0.2)),
+        "tune_on": tune_on,
+        "n_jobs": typed("n_jobs", int, 1),
+        "save_models": typed("save_models", bool, False),
+        "split_kind": typed("split_kind", str, "filtered"),
+        "config_path": str(path.resolve()),
+        "inputs": tuple(inputs),
+        "fusion": fusion,
+    }
+    if "splits" in raw:
+        settings["splits"] = _resolve(raw["splits"], "splits", base)
+    elif protocol == "fault-filtered":
+        raise ParameterError(
+            f"{path}: protocol 'fault-filtered' needs splits = \"<folder with "
+            "train_filtered.txt, valid_filtered.txt, test_filtered.txt>\""
+        )
+    if "artists" in raw:
+        settings["artists"] = _resolve(raw["artists"], "artists", base)
+    elif protocol == "artist-cv":
+        raise ParameterError(f"{path}: protocol 'artist-cv' needs artists = \"<Sturm's GTZANindex.txt>\"")
+    return ExperimentConfig(**settings)
+
+
+@dataclass
+class _Input:
+    """One loaded input: its rows restricted to the joined tracks, and its inputs."""
+
+    cfg: InputConfig
+    table: pd.DataFrame        # rows, with track_id, segment, label
+    columns: list[str]         # the selected input columns
+    level: str                 # "segment" (several rows per track) or "track"
+    n_tracks_read: int = 0
+
+    def matrix(self) -> np.ndarray:
+        return self.table[self.columns].to_numpy(dtype=np.float64)
+
+    def track_vectors(self, track_ids: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Per-track inputs ``[n_tracks, d]`` (segment tables: mean then std, ddof 0)."""
+        g = self.table.groupby("track_id")[self.columns]
+        if self.level == "track":
+            frame = g.first()
+            names = [f"{self.cfg.name}:{c}" for c in self.columns]
+        else:
+            frame = pd.concat([g.mean(), g.std(ddof=0).fillna(0.0)], axis=1)
+            names = ([f"{self.cfg.name}:mean_{c}" for c in self.columns]
+                     + [f"{self.cfg.name}:std_{c}" for c in self.columns])
+        return frame.reindex(track_ids).to_numpy(dtype=np.float64), names
+
+
+def _read_any_table(path: str) -> pd.DataFrame:
+    """A feature table (Kaggle / extract) via ``read_table``, else any table with track ids."""
+    from genrekit.datasets import read_table, track_id_from_filename
+
+    p = Path(path)
+    head = (pd.read_parquet(p).columns if p.suffix.lower() == ".parquet"
+            else pd.read_csv(p, nrows=0, encoding="utf-8-sig").columns)
+    if all(f in head for f in FEATURE_NAMES) and "filename" in head:
+        return read_table(p)
+    try:
+        df = (pd.read_parquet(p) if p.suffix.lower() == ".parquet"
+              else pd.read_csv(p, encoding="utf-8-sig", dtype={"filename": str, "label": str,
+                                                                "track_id": str}))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{p}: cannot read the table: {exc}") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    if "track_id" not in df.columns:
+        if "filename" not in df.columns:
+            raise DataError(f"{p}: expected a 'track_id' or 'filename' column, got "
+                            f"{', '.join(map(str, df.columns[:8]))} ...")
+        parsed = [track_id_from_filename(str(f)) for f in df["filename"]]
+        df["track_id"] = [t for t, _ in parsed]
+        if "segment" not in df.columns:
+            df["segment"] = [s for _, s in parsed]
+    df["track_id"] = df["track_id"].astype(str)
+    if "segment" not in df.columns:
+        counts = df.groupby("track_id").cumcount()
+        df["segment"] = counts if df["track_id"].duplicated().any() else -1
+    df["segment"] = pd.to_numeric(df["segment"]).astype(np.int64)
+    if "label" not in df.columns:
+        raise DataError(f"{p}: expected a 'label' column (experiments need labelled rows)")
+    df["label"] = df["label"].fillna("").astype(str).str.strip()
+    return df.reset_index(drop=True)
+
+
+def _select_columns(df: pd.DataFrame, inp: InputConfig) -> list[str]:
+    from fnmatch import fnmatchcase
+
+    if inp.columns is None:
+        missing = [c for c in FEATURE_NAMES if c not in df.columns]
+        if missing:
+            raise ParameterError(
+                f"input {inp.name}: {inp.features} lacks the 57 Kaggle features (e.g. "
+                f"{missing[0]}); select its columns with columns = \"tag_*\" (a glob)"
+            )
+        return [*FEATURE_NAMES, *[c for c in df.columns if str(c).startswith("seg_")]]
+    cols: list[str] = []
+    for pattern in inp.columns:
+        hit = [c for c in df.columns if c not in _META and fnmatchcase(str(c), pattern)]
+        if not hit:
+            raise ParameterError(
+                f"input {inp.name}: columns glob {pattern!r} matches no column of "
+                f"{inp.features} (columns: {', '.join(map(str, df.columns[:8]))} ...)"
+            )
+        cols += [c for c in hit if c not in cols]
+    bad = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
+    if bad:
+        raise DataError(f"input {inp.name}: column {bad[0]} of {inp.features} is not numeric")
+    return cols
+
+
+def _load_input(inp: InputConfig) -> _Input:
+    from genrekit.datasets import add_segment_stats, read_table
+
+    df = _read_any_table(inp.features)
+    if inp.segment_stats is not None:
+        df = add_segment_stats(df, read_table(inp.segment_stats))
+    cols = _select_columns(df, inp)
+    unlabelled = int((df["label"] == "").sum())
+    if unlabelled:
+        raise DataError(f"input {inp.name}: {unlabelled} rows of {inp.features} have no label; "
+                        "experiments need labelled rows")
+    level = "segment" if df["track_id"].duplicated().any() else "track"
+    return _Input(inp, df, cols, level, n_tracks_read=int(df["track_id"].nunique()))
+
+
+def _join_tracks(inputs: list[_Input]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Tracks present in every input (sorted), their labels, and notes on what was dropped."""
+    sets = [set(i.table["track_id"]) for i in inputs]
+    common = set.intersection(*sets)
+    notes = []
+    for i, s in zip(inputs, sets, strict=True):
+        dropped = len(s - common)
+        if dropped:
+            notes.append(f"input {i.cfg.name}: {dropped} of its {len(s)} tracks are missing "
+                         "from another input and were dropped")
+    if not common:
+        raise DataError("inputs share no track_id; expected tables of the same tracks "
+                        f"({', '.join(i.cfg.name for i in inputs)})")
+    ids = np.array(sorted(common), dtype=object)
+    labels = None
+    for i in inputs:
+        i.table = i.table[i.table["track_id"].isin(common)].reset_index(drop=True)
+        lab = i.table.groupby("track_id")["label"].agg(lambda s: s.iloc[0]).reindex(ids)
+        mixed = i.table.groupby("track_id")["label"].nunique()
+        if (mixed > 1).any():
+            raise DataError(f"input {i.cfg.name}: track {mixed[mixed > 1].index[0]} has rows "
+                            "with different labels")
+        if labels is None:
+            labels = lab.to_numpy()
+        elif not np.array_equal(labels, lab.to_numpy()):
+            t = ids[np.flatnonzero(labels != lab.to_numpy())[0]]
+            raise DataError(f"input {i.cfg.name}: track {t} is labelled differently than in "
+                            f"input {inputs[0].cfg.name}")
+    assert labels is not None
+    return ids, labels.astype(str), notes
+
+
+def _fit_member(
+    name: str,
+    spec: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    row_pos: np.ndarray,
+    n_tracks: int,
+    split: Any,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    labels: Sequence[str],
+    *,
+    seed: int,
+    n_jobs: int,
+    vote: str = "mean",
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None, Any]:
+    """Fit one model on one input's rows; score it per row and per track.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_rows, n_inputs)]
+        The input's rows (several per track for segment/patch tables).
+    y : np.ndarray [shape=(n_rows,)]
+    row_pos : np.ndarray [shape=(n_rows,)]
+        Position of each row's track in the joined track list.
+    split : ProtocolSplit
+        The protocol on the joined *tracks*; ``folds`` are its tuning folds (positions into
+        ``split.train``), shared by every member so out-of-fold probabilities line up.
+
+    Returns
+    -------
+    record : dict
+    oof : np.ndarray [shape=(len(split.train), n_classes)]
+        Out-of-fold track probabilities of the training tracks.
+    test : np.ndarray [shape=(len(split.test), n_classes)] or None
+        Track probabilities of the test tracks.
+    final : estimator
+    """
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    from genrekit.evaluate import cv_summary, track_vote
+    from genrekit.protocols import PredefinedFolds
+
+    lab = np.asarray(labels)
+    segment_level = np.unique(row_pos).size < row_pos.size
+    fold_of_track = np.full(n_tracks, -1)
+    for k, (_, b) in enumerate(folds):
+        fold_of_track[split.train[b]] = k
+    is_train = np.zeros(n_tracks, dtype=bool)
+    is_train[split.train] = True
+    tr_rows = np.flatnonzero(is_train[row_pos])
+    tr_fold = fold_of_track[row_pos[tr_rows]]
+    row_folds = [(np.flatnonzero(tr_fold != k), np.flatnonzero(tr_fold == k))
+                 for k in range(len(folds))]
+    Xtr, ytr = X[tr_rows], y[tr_rows]
+    est = spec.build(seed=seed, n_jobs=n_jobs, cv=PredefinedFolds(row_folds))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        t0 = time.perf_counter()
+        est.fit(Xtr, ytr)
+        if _is_search(est):
+            final, params = est.best_estimator_, _short(est.best_params_)
+        else:
+            final, params = est, _changed_params(est)
+        fit_seconds = time.perf_counter() - t0
+        train_acc = float(np.mean(final.predict(Xtr).astype(str) == ytr))
+        pos_in_train = np.full(n_tracks, -1)
+        pos_in_train[split.train] = np.arange(split.train.size)
+        oof = np.zeros((split.train.size, len(labels)))
+        scores, track_scores = [], []
+        for a, b in row_folds:
+            m = clone(final).fit(Xtr[a], ytr[a])
+            proba = _proba_in(m, Xtr[b], labels)
+            if vote == "majority":
+                proba = _one_hot(m.predict(Xtr[b]), lab)
+            scores.append(float(np.mean(lab[proba.argmax(1)] == ytr[b])))
+            ids, tp = track_vote(proba, row_pos[tr_rows][b].astype(str))
+            where = pos_in_train[ids.astype(np.int64)]
+            oof[where] = tp
+            track_scores.append(float(np.mean(lab[tp.argmax(1)] == _y_track_of(y, row_pos, ids))))
+    notes = sorted({str(w.message).splitlines()[0] for w in caught
+                    if issubclass(w.category, ConvergenceWarning)})
+    record: dict[str, Any] = {
+        "description": spec.description,
+        "input": "features",
+        "params": params,
+        "train_accuracy": train_acc,
+        **cv_summary(scores if segment_level else track_scores),
+        "cv_track_mean": float(np.mean(track_scores)),
+        "cv_track_std": float(np.std(track_scores)),
+        "test_accuracy": None,
+        "test_track_accuracy": None,
+        "fit_seconds": round(fit_seconds, 3),
+        "skipped": None,
+        "warnings": [f"ConvergenceWarning: {n}" for n in notes],
+        "level": "segment" if segment_level else "track",
+    }
+    test = None
+    if split.test is not None:
+        is_test = np.zeros(n_tracks, dtype=bool)
+        is_test[split.test] = True
+        te_rows = np.flatnonzero(is_test[row_pos])
+        proba = (_one_hot(final.predict(X[te_rows]), lab) if vote == "majority"
+                 else _proba_in(final, X[te_rows], labels))
+        ids, tp = track_vote(proba, row_pos[te_rows].astype(str))
+        pos_in_test = np.full(n_tracks, -1)
+        pos_in_test[split.test] = np.arange(split.test.size)
+        test = np.zeros((split.test.size, len(labels)))
+        test[pos_in_test[ids.astype(np.int64)]] = tp
+        record["test_accuracy"] = float(np.mean(lab[proba.argmax(1)] == y[te_rows]))
+        record["test_track_accuracy"] = float(np.mean(lab[tp.argmax(1)]
+                                                      == _y_track_of(y, row_pos, ids)))
+    return record, oof, test, final
+
+
+def _one_hot(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``[n, n_classes]`` indicator of predicted labels (majority vote shares after averaging)."""
+    return (np.asarray(pred).astype(str)[:, None] == labels[None, :]).astype(np.float64)
+
+
+def _y_track_of(y: np.ndarray, row_pos: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Label of each track position in ``ids`` (strings of positions) from its rows."""
+    first = pd.Series(y).groupby(row_pos).first()
+    return first.reindex(ids.astype(np.int64)).to_numpy().astype(str)
+
+
+def _fit_stacker(Z: np.ndarray, y: np.ndarray, track_ids: np.ndarray, *, C: float, seed: int) -> Any:
+    """The stacking regression on out-of-fold member probabilities.
+
+    ``track_ids`` names the tracks of ``Z``'s rows (only training tracks ever reach here; the
+    tests check that by replacing this function).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=C, max_iter=5000, random_state=seed).fit(Z, y)
+
+
+def _track_frame(model: str, part: str, fold: np.ndarray, rows: np.ndarray,
+                 proba: np.ndarray, labels: np.ndarray, ids: np.ndarray,
+                 y: np.ndarray) -> pd.DataFrame:
+    df = pd.DataFrame({
+        "model": model, "split": part, "fold": fold.astype(np.int64),
+        "row": rows.astype(np.int64), "track_id": ids[rows].astype(str),
+        "segment": np.full(rows.size, -1, dtype=np.int64), "label": y[rows],
+        "pred": labels[np.argmax(proba, axis=1)],
+    })
+    for j, lab in enumerate(labels):
+        df[f"prob_{lab}"] = proba[:, j]
+    return df
+
+
+def _run_fusion(cfg: ExperimentConfig, out: Path, scheduler: str | None) -> int:
+    """``run_experiment`` for a multi-input config: members, then the fusion row."""
+    from genrekit.datasets import read_artist_index, read_split_lists
+    from genrekit.models import get_model
+    from genrekit.protocols import describe_protocol, make_protocol
+
+    assert cfg.fusion is not None
+    fusion = cfg.fusion
+    log = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    loaded = [_load_input(i) for i in cfg.inputs]
+    ids, y, notes = _join_tracks(loaded)
+    artists = read_artist_index(cfg.artists) if cfg.artists else None
+    tracks = pd.DataFrame({"track_id": ids.astype(str), "segment": -1, "label": y})
+    tracks["filename"] = tracks["track_id"]
+    if artists is not None:
+        tracks["artist"] = [artists.get(t) for t in tracks["track_id"]]
+    splits = read_split_lists(cfg.splits, kind=cfg.split_kind) if cfg.splits else None
+    split = make_protocol(cfg.protocol, tracks, seed=cfg.seed, n_splits=cfg.n_splits,
+                          test_size=cfg.test_size, splits=splits, artists=artists,
+                          tune_on=cfg.tune_on)
+    labels = sorted(set(y))
+    lab = np.asarray(labels)
+    y_tr = y[split.train]
+    folds = [(np.asarray(a), np.asarray(b)) for a, b in
+             split.cv.split(np.zeros((split.train.size, 1)), y_tr, split.cv_groups)]
+    fold_col = np.full(split.train.size, -1)
+    for k, (_, b) in enumerate(folds):
+        fold_col[b] = k
+    print(f"{cfg.name}: {len(ids)} tracks in all {len(loaded)} inputs, protocol "
+          f"{cfg.protocol}, fusion {fusion.rule}", file=sys.stderr)
+    for note in notes:
+        log(f"note: {note}")
+
+    records: dict[str, dict[str, Any]] = {}
+    frames: list[pd.DataFrame] = []
+    fitted: dict[str, Any] = {}
+    members: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+    pos = {t: i for i, t in enumerate(ids)}
+    jobs = -1 if scheduler else cfg.n_jobs
+
+    def run_one(name: str, spec: Any, X: np.ndarray, yr: np.ndarray, row_pos: np.ndarray,
+                input_name: str, vote: str = "mean") -> tuple[np.ndarray, np.ndarray | None] | None:
+        log(f"{name} ...")
+        try:
+            rec, oof, test, est = _fit_member(name, spec, X, yr, row_pos, len(ids), split,
+                                              folds, labels, seed=cfg.seed, n_jobs=jobs,
+                                              vote=vote)
+        except DependencyError as exc:
+            records[name] = _skipped(spec, str(exc))
+            return None
+        except (ValueError, MemoryError, GenreKitError) as exc:
+            records[name] = _skipped(spec, f"failed: {type(exc).__name__}: {exc}")
+            records[name]["failed"] = True
+            return None
+        rec["input"] = input_name
+        if vote != "mean":
+            rec["params"] = {**rec["params"], "vote": vote}
+        records[name] = rec
+        fitted[name] = est
+        frames.append(_track_frame(name, "cv", fold_col, split.train, oof, lab, ids, y))
+        if test is not None and split.test is not None:
+            frames.append(_track_frame(name, "test", np.full(split.test.size, -1), split.test,
+                                       test, lab, ids, y))
+        log(_one_line(name, rec))
+        return oof, test
+
+    with _backend(scheduler):
+        for inp in loaded:
+            X = inp.matrix()
+            yr = inp.table["label"].astype(str).to_numpy()
+            row_pos = np.array([pos[t] for t in inp.table["track_id"]], dtype=np.int64)
+            for model in inp.cfg.models:
+                name = f"{inp.cfg.name}:{model}"
+                got = run_one(name, get_model(model), X, yr, row_pos, inp.cfg.name,
+                              inp.cfg.vote)
+                if got is not None:
+                    members.append((name, *got))
+
+        vectors = [inp.track_vectors(ids) for inp in loaded]
+        early_X = np.hstack([v for v, _ in vectors])
+        early_cols = [c for _, cs in vectors for c in cs]
+        fparams: dict[str, Any] = {"rule": fusion.rule, "inputs": "+".join(i.cfg.name for i in loaded)}
+        if fusion.rule == "concat":
+            spec = get_model(fusion.model)
+            got = run_one(fusion.name, spec, early_X, y, np.arange(len(ids)), "concat")
+            if got is not None:
+                rec = records[fusion.name]
+                rec["params"] = {**fparams, "model": fusion.model, **rec["params"],
+                                 "n_inputs": len(early_cols)}
+                rec["description"] = FUSION_RULES["concat"] + f"; {spec.description}"
+        elif not members:
+            records[fusion.name] = {**_skipped(get_model("logreg"), "no member model ran"),
+                                    "description": FUSION_RULES[fusion.rule]}
+        else:
+            rec, fr = _late_fusion(fusion, members, split, folds, y, ids, lab, fold_col,
+                                   seed=cfg.seed)
+            rec["params"] = {**fparams, **rec["params"]}
+            records[fusion.name] = rec
+            frames.extend(fr)
+            log(_one_line(fusion.name, rec))
+
+    if cfg.save_models:
+        for name, est in fitted.items():
+            records[name]["model_file"] = _save_model(est, out / "models", name.replace(":", "__"))
+    eval_rows = split.train if split.test is None else split.test
+    results = {
+        "genrekit_version": __version__,
+        "name": cfg.name,
+        "protocol": cfg.protocol,
+        "protocol_description": describe_protocol(cfg.protocol),
+        "leaky": split.leaky,
+        "level": "track",
+        "features": " + ".join(
+            f"{i.cfg.name}={i.cfg.features}" + (f" [{','.join(i.cfg.columns)}]" if i.cfg.columns else "")
+            for i in loaded),
+        "n_rows": int(len(ids)),
+        "n_tracks": int(len(ids)),
+        "n_train_rows": int(split.train.size),
+        "n_test_rows": None if split.test is None else int(split.test.size),
+        "labels": labels,
+        "chance_accuracy": _chance(y[eval_rows]),
+        "notes": [*notes, *split.notes],
+        "inputs": {i.cfg.name: {"features": i.cfg.features, "level": i.level,
+                                "n_rows": int(len(i.table)), "n_tracks_read": i.n_tracks_read,
+                                "n_columns": len(i.columns),
+                                "models": [f"{i.cfg.name}:{m}" for m in i.cfg.models]}
+                   for i in loaded},
+        "fusion": {"name": fusion.name, "rule": fusion.rule,
+                   "description": FUSION_RULES[fusion.rule],
+                   "members": [m for m, _, _ in members] if fusion.rule != "concat"
+                   else [i.cfg.name for i in loaded]},
+        "config": cfg.to_dict(),
+        "models": records,
+    }
+    data = pd.concat([tracks, pd.DataFrame(early_X, columns=early_cols)], axis=1)
+    keep = ["track_id", "segment", "label", "filename", *early_cols]
+    if "artist" in data.columns:
+        keep.append("artist")
+    preds = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["model", "split", "fold", "row", "track_id", "segment", "label", "pred",
+                 *[f"prob_{c}" for c in labels]])
+    _write_parquet(out / "data.parquet", data[keep])
+    _write_parquet(out / "predictions.parquet", preds)
+    _write_json(out / "config.json", cfg.to_dict())
+    _write_json(out / "results.json", results)
+    md = results_markdown(results)
+    _write_text(out / "results.md", md)
+    print(md)
+    print(f"results written to {out} (results.json, results.md, predictions.parquet, data.parquet)")
+    failed = [n for n, r in records.items() if r.get("failed")]
+    if failed:
+        print(f"genrekit experiment: {len(failed)} model(s) failed: {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _late_fusion(
+    fusion: FusionConfig,
+    members: list[tuple[str, np.ndarray, np.ndarray | None]],
+    split: Any,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    y: np.ndarray,
+    ids: np.ndarray,
+    lab: np.ndarray,
+    fold_col: np.ndarray,
+    *,
+    seed: int,
+) -> tuple[dict[str, Any], list[pd.DataFrame]]:
+    """Score the mean or stacking combination of members' track probabilities.
+
+    CV: for ``mean``, the mean of the members' out-of-fold probabilities per fold; for
+    ``stacking``, the regression fitted on the other folds' out-of-fold probabilities and
+    applied to the fold. Test: members fitted on all training tracks; the stacker fitted on
+    all training tracks' out-of-fold probabilities.
+    """
+    from genrekit.evaluate import cv_summary, evaluate
+
+    y_tr = y[split.train]
+    tr_ids = ids[split.train].astype(str)
+    oof = [m[1] for m in members]
+    t0 = time.perf_counter()
+    if fusion.rule == "mean":
+        cv_proba = np.mean(oof, axis=0)
+        params: dict[str, Any] = {"members": "+".join(m[0] for m in members)}
+        final = None
+    else:
+        Z = np.hstack(oof)
+        cv_proba = np.zeros_like(oof[0])
+        for a, b in folds:
+            meta = _fit_stacker(Z[a], y_tr[a], tr_ids[a], C=fusion.C, seed=seed)
+            cv_proba[b] = _proba_in(meta, Z[b], list(lab))
+        final = _fit_stacker(Z, y_tr, tr_ids, C=fusion.C, seed=seed)
+        params = {"members": "+".join(m[0] for m in members), "C": fusion.C,
+                  "meta": "logistic regression on out-of-fold track probabilities"}
+    scores = [float(np.mean(lab[cv_proba[b].argmax(1)] == y_tr[b])) for _, b in folds]
+    train_proba = (np.mean(oof, axis=0) if final is None
+                   else _proba_in(final, np.hstack(oof), list(lab)))
+    rec: dict[str, Any] = {
+        "description": FUSION_RULES[fusion.rule],
+        "input": "fusion",
+        "params": params,
+        # fusion members are scored out-of-fold on the training tracks; this is that accuracy
+        "train_accuracy": float(np.mean(lab[train_proba.argmax(1)] == y_tr)),
+        **cv_summary(scores),
+        "cv_track_mean": float(np.mean(scores)),
+        "cv_track_std": float(np.std(scores)),
+        "test_accuracy": None,
+        "test_track_accuracy": None,
+        "fit_seconds": 0.0,
+        "skipped": None,
+        "warnings": [],
+        "level": "track",
+    }
+    frames = [_track_frame(fusion.name, "cv", fold_col, split.train, cv_proba, lab, ids, y)]
+    tests = [m[2] for m in members]
+    if split.test is not None and all(t is not None for t in tests):
+        P = [t for t in tests if t is not None]
+        proba = (np.mean(P, axis=0) if final is None
+                 else _proba_in(final, np.hstack(P), list(lab)))
+        r = evaluate(y[split.test], proba=proba, labels=list(lab))
+        rec["test_accuracy"] = rec["test_track_accuracy"] = r["accuracy"]
+        rec["per_class"] = r["per_class"]
+        frames.append(_track_frame(fusion.name, "test", np.full(split.test.size, -1), split.test,
+                                   proba, lab, ids, y))
+    rec["fit_seconds"] = round(time.perf_counter() - t0, 3)
+    return rec, frames

@@ -53,8 +53,9 @@ PROTOCOLS: dict[str, str] = {
     "artist-cv": "stratified k-fold grouped by artist (Sturm's index)",
     "fault-filtered": "the standard train/valid/test lists; tune on train+valid, test once",
 }
-#: How ``fault-filtered`` tunes: k-fold on train+valid, or fit on train and score on valid.
-TUNE_ON = ("train+valid", "valid")
+#: How ``fault-filtered`` tunes: k-fold on train+valid, fit on train and score on valid, or
+#: k-fold on train alone (valid unused: for tables without valid tracks).
+TUNE_ON = ("train+valid", "valid", "train")
 
 
 class PredefinedFolds:
@@ -171,7 +172,8 @@ def make_protocol(
         ``artist-cv``, optional for ``fault-filtered`` (then its tuning folds group artists).
     tune_on : str
         ``fault-filtered`` only: ``"train+valid"`` (k-fold grouped CV on train + valid) or
-        ``"valid"`` (fit on train, score on valid; one fold).
+        ``"valid"`` (fit on train, score on valid; one fold), or ``"train"`` (k-fold on the
+        train list alone, fit on it; valid unused).
 
     Returns
     -------
@@ -257,6 +259,11 @@ def make_protocol(
     if excluded:
         notes.append(f"{excluded} rows of tracks in no split list are not used")
     fit_rows = np.sort(np.concatenate([tr, va]))
+    if tune_on == "train":
+        fit_rows = tr
+        if va.size:
+            notes.append(f"tune_on = train: {va.size} rows of the valid list are not used")
+            excluded += int(va.size)
     if tune_on == "valid":
         pos = {r: i for i, r in enumerate(fit_rows)}
         fold = (np.array([pos[r] for r in tr]), np.array([pos[r] for r in va]))
@@ -266,10 +273,10 @@ def make_protocol(
     else:
         if artists is not None:
             fit_groups = artist_groups(tracks[fit_rows], artists)
-            notes.append("tuning folds on train+valid are grouped by artist")
+            notes.append(f"tuning folds on {tune_on} are grouped by artist")
         else:
             fit_groups = tracks[fit_rows].astype(object)
-            notes.append("tuning folds on train+valid are grouped by track")
+            notes.append(f"tuning folds on {tune_on} are grouped by track")
         k = _n_splits_for(y[fit_rows], fit_groups, n_splits, name)
         cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     return ProtocolSplit(name, fit_rows, te, cv, fit_groups, False, level, excluded=excluded,
