@@ -11,7 +11,7 @@ wall time is inflated and the CPU time is the number to read.
 Usage::
 
     python benchmarks/bench_cnn.py [--clips DIR | --mel-npz mel_3_sec.npz] [--epochs 3]
-                                   [--threads 2] [--max-epochs 30]
+                                   [--threads 1] [--max-epochs 30]
 
 With ``--track-cv EXTRACT_DIR`` it instead evaluates zoo models side by side under the
 ``track-cv`` protocol (5-fold stratified CV grouped by track, ``random_state=1``, the folds of
@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mel-npz", type=Path, default=None,
                         help="reuse an `extract --mel` output (mel_3_sec.npz) instead of computing")
     parser.add_argument("--epochs", type=int, default=3, help="epochs to time")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: see docs/spectrogram.md for why)")
     parser.add_argument("--max-epochs", type=int, default=30,
                         help="epochs of a full training, for the projection")
     args = parser.parse_args(argv)
