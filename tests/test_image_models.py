@@ -115,3 +115,19 @@ def test_zoo_lists_every_capstone_image_model():
     for name in ("img_pca_logreg", "img_pca_tree", "img_pca_forest", "img_pca_svm",
                  "hog9_pca_logreg", "hog9_pca_lightgbm", "hog12_pca_logreg", "hog12_pca_lightgbm"):
         assert specs[name].input == "mel", name
+
+
+def test_image_pipeline_bundle_round_trip(rng, tmp_path):
+    """Image pipelines are stored with skops (genrekit's transformers are on the allow-list)."""
+    from genrekit.bundle import load_model, read_metadata, save_bundle
+    from genrekit.models import get_model
+
+    X, y = _synthetic_mel(rng)
+    model = get_model("hog9_pca_logreg").build(seed=1).fit(X, y)
+    save_bundle(tmp_path / "img", estimator=model, model_name="hog9_pca_logreg",
+                labels=["high", "low"], feature_names=[f"mel_{i}" for i in range(X.shape[1])],
+                level="segment", feature_settings={"feature_set": "logmel"}, protocol=None,
+                metrics={}, training_fingerprint=None)
+    assert read_metadata(tmp_path / "img")["kind"] == "skops"
+    loaded = load_model(tmp_path / "img")
+    np.testing.assert_allclose(loaded.predict_rows(X), model.predict_proba(X), rtol=1e-6)
