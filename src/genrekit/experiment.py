@@ -17,6 +17,31 @@ Optional keys: ``name``, ``split_kind`` (``"filtered"``), ``n_splits`` (5), ``te
 standard deviation of each feature over each track's segments to a 30 s table, see
 :func:`genrekit.datasets.add_segment_stats`).
 
+Several inputs, joined by track and fused (``docs/fusion.md``)::
+
+    protocol = "fault-filtered"
+    splits = "../shared/data/splits"
+    tune_on = "train"                  # or "train+valid" (default), "valid"
+    [[inputs]]
+    name = "taggrams"
+    features = "../shared/data/musicnn/msd_musicnn_taggrams_fault_filtered.csv"
+    columns = "tag_*"                  # glob(s); default: the 57 Kaggle features
+    models = ["svm_rbf"]
+    vote = "majority"                  # segment rows -> track: "mean" (default) or "majority"
+    [[inputs]]
+    name = "kaggle30"
+    features = "../shared/data/kaggle/features_30_sec.csv"
+    segment_stats = "../shared/data/kaggle/features_3_sec.csv"   # optional, as above
+    models = ["logreg"]
+    [fusion]
+    rule = "mean"                      # "stacking" (C = 1.0) or "concat" (model = "logreg")
+    name = "fusion"
+
+Every model yields track probabilities, scored on the protocol's split of the joined
+tracks (only tracks in every input; the notes say how many each input lost); all members
+share the protocol's tuning folds, so stacking is fitted on out-of-fold probabilities of the
+training tracks only. Results: one row per ``<input>:<model>`` plus the fusion row.
+
 Relative paths are resolved against the config file's folder first and, when nothing is
 there, against the current directory -- so the shipped configs, which say
 ``../shared/data/...``, work when run from the repository root, and a config next to its
