@@ -270,20 +270,17 @@ def _harmonic_spec(spec: np.ndarray, harm: np.ndarray, perc: np.ndarray) -> np.n
         h = hf[i]
         p = pf[i]
         # librosa: z = max(h, p); a = (h/z)**2; b = (p/z)**2; mask = a / (a + b). One of
-        # h/z, p/z is exactly 1, so this is the same float32 value with one division less.
-        if h >= p:
-            if h < tiny:
-                m = half
-            else:
-                r = p / h
-                m = one / (one + r * r)
-        else:
-            if p < tiny:
-                m = half
-            else:
-                r = h / p
-                a = r * r
-                m = a / (a + one)
+        # h/z, p/z is exactly 1, so with r = min/max: mask = 1/(1+r*r) for the larger part
+        # and r*r/(r*r+1) for the smaller: the same float32 values, computed without
+        # branches so the loop vectorises.
+        hi = h if h >= p else p
+        lo = p if h >= p else h
+        r = lo / (hi if hi >= tiny else one)
+        r2 = r * r
+        big = one / (one + r2)
+        small = r2 / (r2 + one)
+        m = big if h >= p else small
+        m = m if hi >= tiny else half
         of[i] = sf[i] * m
     return out
 
