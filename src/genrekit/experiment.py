@@ -481,6 +481,19 @@ def _is_search(est: Any) -> bool:
     return hasattr(est, "param_grid") or hasattr(est, "param_distributions")
 
 
+def _fit_grouped(est: Any, X: np.ndarray, y: np.ndarray, tracks: np.ndarray) -> Any:
+    """Fit ``est``, passing the rows' tracks as ``groups`` when its ``fit`` takes them.
+
+    The CNN and fusion models hold out whole tracks inside their training data (early
+    stopping, inner folds); without the track ids they would split segments of one song.
+    """
+    import inspect
+
+    if "groups" in inspect.signature(est.fit).parameters:
+        return est.fit(X, y, groups=tracks)
+    return est.fit(X, y)
+
+
 def fit_and_score(
     spec: Any,
     X: np.ndarray,
@@ -538,7 +551,7 @@ def fit_and_score(
             final = est.best_estimator_
             params = _short(est.best_params_)
         else:
-            est.fit(Xtr, ytr)
+            _fit_grouped(est, Xtr, ytr, ttr)
             final = est
             params = _changed_params(est)
         fit_seconds = time.perf_counter() - t0
@@ -548,7 +561,7 @@ def fit_and_score(
 
         def one_fold(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             m = clone(final)
-            m.fit(Xtr[a], ytr[a])
+            _fit_grouped(m, Xtr[a], ytr[a], ttr[a])
             return _proba_in(m, Xtr[b], labels)
 
         fold_proba = Parallel(n_jobs=n_jobs)(delayed(one_fold)(a, b) for a, b in folds)
@@ -975,16 +988,47 @@ def _chance(y: np.ndarray) -> float:
     return chance_accuracy(y)
 
 
-def table_fingerprint(df: pd.DataFrame) -> str:
+def table_fingerprint(df: pd.DataFrame, *, columns: Sequence[str] | None = None) -> str:
     """sha256 of a table's canonical bytes: key columns and features as CSV, rows sorted.
 
     Float values are written with 17 significant digits, so equal tables hash equal
-    whatever file format they came from.
+    whatever file format they came from. ``columns``: the feature columns (default the 57).
     """
-    cols = ["track_id", "segment", "label", *FEATURE_NAMES]
+    cols = ["track_id", "segment", "label", *(FEATURE_NAMES if columns is None else columns)]
     canon = df[cols].sort_values(["track_id", "segment"], kind="stable")
     text = canon.to_csv(index=False, float_format="%.17g", lineterminator="\n")
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+#: Embedding models whose tables ``genrekit train`` accepts (name found in the file name).
+_EMBEDDING_MODELS = ("msd_musicnn", "mtt_musicnn")
+
+
+def _embedding_table(source: Path) -> _Data | None:
+    """An embeddings table (``tag_*`` / ``emb_*`` columns, no Kaggle features) as training data.
+
+    ``None`` when ``source`` is a Kaggle-style feature table. The embedding model is read
+    from the file name (``embeddings_msd_musicnn.parquet``, ``msd_musicnn_taggrams...csv``).
+    """
+    head = (pd.read_parquet(source).columns if source.suffix.lower() == ".parquet"
+            else pd.read_csv(source, nrows=0, encoding="utf-8-sig").columns)
+    if all(f in head for f in FEATURE_NAMES):
+        return None
+    cols = [str(c) for c in head if str(c).startswith(("tag_", "emb_"))]
+    if not cols:
+        return None
+    name = next((m for m in _EMBEDDING_MODELS if m in source.name), None)
+    if name is None:
+        raise DataError(
+            f"{source}: an embeddings table, but its name names no embedding model; expected "
+            f"one of {', '.join(_EMBEDDING_MODELS)} in the file name (as `genrekit extract "
+            "--embeddings` writes it: embeddings_msd_musicnn.parquet)"
+        )
+    df = _read_any_table(str(source))
+    settings = {"feature_set": "musicnn", "embedding_model": name, "source": str(source),
+                "sample_rate": SAMPLE_RATE, "patch_frames": 187, "resampler": "soxr",
+                "columns": cols}
+    return _Data(df, str(source), feature_settings=settings)
 
 
 def train(
@@ -1049,8 +1093,10 @@ def train(
             data = _extract_audio(source, Path(tmp), mel=False, table="3sec", jobs=jobs,
                                   scheduler=None)
         elif source.is_file():
-            data = _Data(read_table(source), str(source),
-                         feature_settings=_read_extract_settings(source.parent))
+            emb = _embedding_table(source)
+            data = emb if emb is not None else _Data(
+                read_table(source), str(source),
+                feature_settings=_read_extract_settings(source.parent))
         else:
             raise DataError(f"{source}: not found (expected a feature table or an audio folder)")
     df = data.table
@@ -1060,7 +1106,9 @@ def train(
     y = df["label"].astype(str).to_numpy()
     tracks = df["track_id"].astype(str).to_numpy()
     labels = sorted(set(y))
-    X = data.inputs("features")
+    emb_cols = data.feature_settings.get("columns") if data.feature_settings.get(
+        "feature_set") == "musicnn" else None
+    X = df[emb_cols].to_numpy(dtype=np.float64) if emb_cols else data.inputs("features")
     assert X is not None
     metrics: dict[str, Any] = {"n_rows": int(len(df)), "n_tracks": int(len(set(tracks)))}
     if protocol is not None:
@@ -1077,7 +1125,7 @@ def train(
         est.fit(X, y, groups=full.cv_groups if full else None)
         est = est.best_estimator_
     else:
-        est.fit(X, y)
+        _fit_grouped(est, X, y, tracks)
     metrics["fit_seconds"] = round(time.perf_counter() - t0, 3)
     metrics["train_accuracy"] = float(np.mean(est.predict(X).astype(str) == y))
     path = save_bundle(
@@ -1085,12 +1133,12 @@ def train(
         estimator=est,
         model_name=model,
         labels=labels,
-        feature_names=list(FEATURE_NAMES),
+        feature_names=list(emb_cols) if emb_cols else list(FEATURE_NAMES),
         level=level,
-        feature_settings=data.feature_settings,
+        feature_settings={k: v for k, v in data.feature_settings.items() if k != "columns"},
         protocol=protocol,
         metrics=metrics,
-        training_fingerprint=table_fingerprint(df),
+        training_fingerprint=table_fingerprint(df, columns=emb_cols),
         overwrite=False,
     )
     print(f"model {model} trained on {len(df)} rows ({level} level) and saved to {path}")
