@@ -149,3 +149,42 @@ def test_fusion_config_errors(tmp_path, subsets):
     cfg.write_text(_config(folder, "mean").replace('columns = "tag_*"\n', ""))
     with pytest.raises(ParameterError, match="lacks the 57 Kaggle features"):
         run_experiment(cfg, out_dir=tmp_path / "o2")
+
+
+def test_train_on_embeddings_then_predict_from_audio(tmp_path):
+    """A bundle trained on a taggram table computes musicnn tags from audio when predicting."""
+    from genrekit.audio import load_audio
+    from genrekit.bundle import load_model
+    from genrekit.embeddings.weights import weights_dir
+    from genrekit.predict import _musicnn, predict_path
+
+    if not (weights_dir() / "msd_musicnn.npz").is_file():
+        pytest.skip("musicnn weights not in genrekit's cache (run `genrekit fetch musicnn`)")
+    clip = shared_path("gtzan-clips", "hiphop", "hiphop.00000.wav")
+    tg = pd.read_csv(shared_path("musicnn", "msd_musicnn_taggrams_fault_filtered.csv"))
+    ids = tg.groupby("label")["track_id"].unique().apply(lambda a: list(a[:3])).sum()
+    small = tg[tg["track_id"].isin([*ids, "hiphop.00000"]) & (tg["segment"] < 4)]
+    tags = [c for c in tg.columns if c.startswith("tag_")]
+    small = small[["track_id", "segment", "label", *tags]]
+    table = tmp_path / "embeddings_msd_musicnn.csv"
+    small.to_csv(table, index=False)
+    out = tmp_path / "bundle"
+    assert experiment.train(table, model="logreg", out_dir=out) == 0
+    info = json.loads((out / "model.json").read_text())
+    assert info["feature_names"] == tags
+    model = load_model(out)
+    assert model.feature_settings["feature_set"] == "musicnn" and model.level == "segment"
+    # The first 3 s window gives the original's first patch (hop-61 taggram table, segment 0),
+    # up to the resampler (soxr vs resampy, docs/musicnn.md: 2.7e-3 mean over whole tracks)
+    # and the window's cut end, which the resampler sees and the whole-track run did not.
+    y = load_audio(clip)
+    X = _musicnn(model, y, [(0, 66149)])
+    ref = small[(small["track_id"] == "hiphop.00000") & (small["segment"] == 0)][tags].to_numpy()
+    assert X.shape == (1, 50)
+    assert np.abs(X - ref).mean() < 1e-2 and np.abs(X - ref).max() < 0.1
+    res = predict_path(model, clip, segments=True)
+    assert res["genre"] in GENRES and sum(res["probabilities"].values()) == pytest.approx(1.0)
+    assert len(res["segments"]) == len(y) // 66150
+    with pytest.raises(Exception, match="names no embedding model"):
+        (tmp_path / "tags.csv").write_text(table.read_text())
+        experiment.train(tmp_path / "tags.csv", model="logreg", out_dir=tmp_path / "b2")

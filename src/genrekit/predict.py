@@ -134,6 +134,31 @@ def _kaggle57(model: GenreModel, y: np.ndarray, bounds: list[tuple[int, int]]) -
 register_feature_set("kaggle57", _kaggle57)
 
 
+def _musicnn(model: GenreModel, y: np.ndarray, bounds: list[tuple[int, int]]) -> np.ndarray:
+    """musicnn tags/embedding of one 3 s patch per window (the window's first 187 frames)."""
+    from genrekit.embeddings import embedding_rows
+
+    settings = model.feature_settings
+    sr = int(settings.get("sample_rate", SAMPLE_RATE))
+    name = str(settings.get("embedding_model", "msd_musicnn"))
+    need = SEGMENT_SAMPLES  # 3 s at 22050 Hz: 188 frames at 16 kHz, one 187-frame patch
+    out = []
+    for a, b in bounds:
+        w = y[a:b]
+        if w.size < need:  # a short file: zero-padded to one patch
+            w = np.pad(w, (0, need - w.size))
+        row = embedding_rows(w, sr, model=name, hop=187)[0]
+        try:
+            out.append([row[f] for f in model.feature_names])
+        except KeyError as exc:
+            raise ModelError(f"{model.path}: the model expects {exc.args[0]!r}, which "
+                             f"{name} does not compute") from None
+    return np.asarray(out, dtype=np.float64)
+
+
+register_feature_set("musicnn", _musicnn)
+
+
 def _prob_dict(labels: Sequence[str], p: np.ndarray) -> dict[str, float]:
     return {label: float(v) for label, v in zip(labels, p, strict=True)}
 
