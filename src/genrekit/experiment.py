@@ -1044,7 +1044,9 @@ def train(
     Parameters
     ----------
     source : str or Path
-        A feature table (Kaggle CSV or ``genrekit extract`` output), or an audio folder
+        A feature table (Kaggle CSV or ``genrekit extract`` output), an embeddings table
+        (``tag_*`` / ``emb_*`` columns; ``msd_musicnn`` or ``mtt_musicnn`` in its file name;
+        the bundle's predict computes musicnn patches from audio), or an audio folder
         (extracted first; the 3 s table is used, so predictions vote over segments).
     model : str
         A zoo name (``genrekit models``).
