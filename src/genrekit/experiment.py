@@ -1047,7 +1047,9 @@ def train(
         A feature table (Kaggle CSV or ``genrekit extract`` output), an embeddings table
         (``tag_*`` / ``emb_*`` columns; ``msd_musicnn`` or ``mtt_musicnn`` in its file name;
         the bundle's predict computes musicnn patches from audio), or an audio folder
-        (extracted first; the 3 s table is used, so predictions vote over segments).
+        (extracted first; the 3 s table is used, so predictions vote over segments). Models
+        whose input is log-mel (``cnn``, the image models, ``fusion``) need an audio folder:
+        it is extracted with ``mel=True`` and their bundle recomputes the patches from audio.
     model : str
         A zoo name (``genrekit models``).
     out_dir : str or Path
@@ -1072,10 +1074,11 @@ def train(
     from genrekit.protocols import PROTOCOLS, make_protocol
 
     spec = get_model(model)
-    if spec.input != "features":
+    needs_mel = spec.input != "features"
+    if needs_mel and not Path(source).is_dir():
         raise ParameterError(
-            f"model {model}: input {spec.input!r} needs spectrograms; train it through "
-            "`genrekit experiment` with audio = \"<folder>\""
+            f"model {model}: input {spec.input!r} needs log-mel spectrograms; give an audio "
+            f"folder (GTZAN layout), not {source}"
         )
     if protocol is not None and protocol not in ("seed", "track-cv"):
         if protocol in PROTOCOLS:
@@ -1092,7 +1095,7 @@ def train(
     source = Path(source)
     with tempfile.TemporaryDirectory(prefix="genrekit-train-") as tmp:
         if source.is_dir():
-            data = _extract_audio(source, Path(tmp), mel=False, table="3sec", jobs=jobs,
+            data = _extract_audio(source, Path(tmp), mel=needs_mel, table="3sec", jobs=jobs,
                                   scheduler=None)
         elif source.is_file():
             emb = _embedding_table(source)
@@ -1110,7 +1113,20 @@ def train(
     labels = sorted(set(y))
     emb_cols = data.feature_settings.get("columns") if data.feature_settings.get(
         "feature_set") == "musicnn" else None
-    X = df[emb_cols].to_numpy(dtype=np.float64) if emb_cols else data.inputs("features")
+    feature_names = list(emb_cols) if emb_cols else list(FEATURE_NAMES)
+    feature_settings = {k: v for k, v in data.feature_settings.items() if k != "columns"}
+    if needs_mel:
+        # The bundle's predict recomputes the same patches from audio: the "logmel" feature
+        # set (CNN, image models) or "kaggle57+logmel" (fusion), registered by models.cnn.
+        X = data.inputs(spec.input)
+        if X is None:
+            raise DataError(f"{source}: no 3 s log-mel patches could be extracted")
+        mel_names = [f"mel_{i}" for i in range(data.mel.shape[1])] if data.mel is not None else []
+        feature_names = mel_names if spec.input == "mel" else list(FEATURE_NAMES) + mel_names
+        feature_settings.update(feature_set="logmel" if spec.input == "mel"
+                                else "kaggle57+logmel", n_mels=N_MELS)
+    else:
+        X = df[emb_cols].to_numpy(dtype=np.float64) if emb_cols else data.inputs("features")
     assert X is not None
     metrics: dict[str, Any] = {"n_rows": int(len(df)), "n_tracks": int(len(set(tracks)))}
     if protocol is not None:
@@ -1135,9 +1151,9 @@ def train(
         estimator=est,
         model_name=model,
         labels=labels,
-        feature_names=list(emb_cols) if emb_cols else list(FEATURE_NAMES),
+        feature_names=feature_names,
         level=level,
-        feature_settings={k: v for k, v in data.feature_settings.items() if k != "columns"},
+        feature_settings=feature_settings,
         protocol=protocol,
         metrics=metrics,
         training_fingerprint=table_fingerprint(df, columns=emb_cols),
