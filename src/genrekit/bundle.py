@@ -156,7 +156,7 @@ def kinds() -> tuple[str, ...]:
 
 #: Kinds registered by optional modules, imported only when a bundle of that kind is loaded
 #: (saving needs no import: the estimator's own module registered its kind already).
-_PLUGINS = {"torch": "genrekit.models.cnn"}
+_PLUGINS = {"torch": "genrekit.models.cnn", "fused": "genrekit.fused"}
 
 
 def _ensure_plugin(kind: str) -> None:

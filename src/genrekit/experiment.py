@@ -1050,8 +1050,10 @@ def train(
         (extracted first; the 3 s table is used, so predictions vote over segments). Models
         whose input is log-mel (``cnn``, the image models, ``fusion``) need an audio folder:
         it is extracted with ``mel=True`` and their bundle recomputes the patches from audio.
+        A fusion config (``.toml`` with ``[[inputs]]`` + ``[fusion]``) with ``model="fused"``
+        trains one fused bundle (:func:`genrekit.fused.train_fused`).
     model : str
-        A zoo name (``genrekit models``).
+        A zoo name (``genrekit models``), or ``"fused"`` for a fusion config.
     out_dir : str or Path
         The bundle folder (must not exist or be empty).
     protocol : str, optional
@@ -1067,6 +1069,17 @@ def train(
         0 on success.
     """
     import tempfile
+
+    if Path(source).suffix.lower() == ".toml":  # a fusion config: one fused bundle
+        from genrekit.fused import train_fused
+
+        if model != "fused":
+            raise ParameterError(f"{source}: a fusion config trains a fused model; pass "
+                                 f"--model fused, got {model!r}")
+        if protocol is not None:
+            raise ParameterError(f"--protocol {protocol}: a fusion config names its own "
+                                 "protocol; remove --protocol")
+        return train_fused(source, out_dir=out_dir)
 
     from genrekit.bundle import save_bundle
     from genrekit.datasets import read_table, table_level
