@@ -25,7 +25,7 @@ _FMAX = 4000.0
 _PEAK_THRESHOLD = 0.1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _peaks(S: np.ndarray, sr: float, n_fft: int, f_lo: int, f_hi: int, threshold: float
            ) -> tuple[np.ndarray, np.ndarray]:
     """librosa.piptrack's non-zero (pitch, magnitude) pairs of ``S`` ``[frames, bins]``,

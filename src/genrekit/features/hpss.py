@@ -42,85 +42,99 @@ def _reflect(i: int, n: int) -> int:
     return m
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _median_block(src: np.ndarray, k: int, dst: np.ndarray) -> None:
+    """Running median of odd width ``k`` along axis 0 of ``src`` ``[n, _LANES]`` (C order)
+    into ``dst`` of the same shape.
+
+    Every lane (column) keeps its window sorted and is updated branch-free per step: drop the
+    first copy of the leaving value (``r_j = w_j if w_j < old else w_{j+1}``), then insert
+    the entering one (``w'_j = min(r_j, max(r_{j-1}, new))``). All loops run over the
+    constant ``_LANES`` on contiguous rows and local buffers, which the compiler turns into
+    SIMD compare/select/min/max without alias fallbacks.
+    """
+    n = src.shape[0]
+    lanes = _LANES
+    h = k // 2
+    win = np.empty((k, lanes), dtype=src.dtype)
+    prev = np.empty(lanes, dtype=src.dtype)
+    old = np.empty(lanes, dtype=src.dtype)
+    new = np.empty(lanes, dtype=src.dtype)
+    ninf = src.dtype.type(-np.inf)
+    for j in range(k):
+        r = _reflect(j - h, n)
+        for lane in range(lanes):
+            win[j, lane] = src[r, lane]
+    for lane in range(lanes):  # insertion sort of each lane's first window
+        for j in range(1, k):
+            v = win[j, lane]
+            q = j
+            while q > 0 and win[q - 1, lane] > v:
+                win[q, lane] = win[q - 1, lane]
+                q -= 1
+            win[q, lane] = v
+    for i in range(n):
+        for lane in range(lanes):
+            dst[i, lane] = win[h, lane]
+        if i + 1 == n:
+            break
+        ro = _reflect(i - h, n)
+        rn = _reflect(i + h + 1, n)
+        for lane in range(lanes):
+            old[lane] = src[ro, lane]
+            new[lane] = src[rn, lane]
+            prev[lane] = ninf
+        for j in range(k - 1):
+            for lane in range(lanes):
+                a = win[j, lane]
+                b = win[j + 1, lane]
+                r = a if a < old[lane] else b
+                p = prev[lane]
+                v = new[lane]
+                m = p if p > v else v
+                win[j, lane] = r if r < m else m
+                prev[lane] = r
+        for lane in range(lanes):
+            p = prev[lane]
+            v = new[lane]
+            win[k - 1, lane] = p if p > v else v
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _median_kernel(x: np.ndarray, k: int, along_rows: bool, out: np.ndarray) -> None:
     """Running median of odd width ``k`` of 2-D float32 ``x``.
 
     ``along_rows=False``: along axis 0 (lanes are columns); ``True``: along axis 1 (lanes are
-    rows). ``out`` has the shape of ``x``.
+    rows). ``out`` has the shape of ``x``. The lanes are processed ``_LANES`` at a time,
+    copied (transposed where needed) into a contiguous ``[n, _LANES]`` block; in the last
+    block, lanes past the end hold zeros or a previous block's values and are never
+    written out.
     """
     if along_rows:
         n_lanes, n = x.shape
     else:
         n, n_lanes = x.shape
-    h = k // 2
-    win = np.empty((k, _LANES), dtype=x.dtype)
-    prev = np.empty(_LANES, dtype=x.dtype)
-    old = np.empty(_LANES, dtype=x.dtype)
-    new = np.empty(_LANES, dtype=x.dtype)
-    ninf = x.dtype.type(-np.inf)
-    # The update loops below always run over all _LANES lanes, a constant trip count the
-    # compiler vectorises without remainder code; lanes past the end of the last block hold
-    # zeros or a previous block's finite values and are never written out.
-    win[:] = 0
-    old[:] = 0
-    new[:] = 0
+    src = np.zeros((n, _LANES), dtype=x.dtype)
+    dst = np.empty((n, _LANES), dtype=x.dtype)
     for l0 in range(0, n_lanes, _LANES):
         nb = min(_LANES, n_lanes - l0)
-        for j in range(k):
-            r = _reflect(j - h, n)
-            if along_rows:
+        if along_rows:
+            for lane in range(nb):
+                for i in range(n):
+                    src[i, lane] = x[l0 + lane, i]
+        else:
+            for i in range(n):
                 for lane in range(nb):
-                    win[j, lane] = x[l0 + lane, r]
-            else:
+                    src[i, lane] = x[i, l0 + lane]
+        _median_block(src, k, dst)
+        if along_rows:
+            for lane in range(nb):
+                for i in range(n):
+                    out[l0 + lane, i] = dst[i, lane]
+        else:
+            for i in range(n):
                 for lane in range(nb):
-                    win[j, lane] = x[r, l0 + lane]
-        for lane in range(nb):  # insertion sort of each lane's first window
-            for j in range(1, k):
-                v = win[j, lane]
-                q = j
-                while q > 0 and win[q - 1, lane] > v:
-                    win[q, lane] = win[q - 1, lane]
-                    q -= 1
-                win[q, lane] = v
-        for i in range(n):
-            if along_rows:
-                for lane in range(nb):
-                    out[l0 + lane, i] = win[h, lane]
-            else:
-                for lane in range(nb):
-                    out[i, l0 + lane] = win[h, lane]
-            if i + 1 == n:
-                break
-            ro = _reflect(i - h, n)
-            rn = _reflect(i + h + 1, n)
-            if along_rows:
-                for lane in range(nb):
-                    old[lane] = x[l0 + lane, ro]
-                    new[lane] = x[l0 + lane, rn]
-            else:
-                for lane in range(nb):
-                    old[lane] = x[ro, l0 + lane]
-                    new[lane] = x[rn, l0 + lane]
-            for lane in range(_LANES):
-                prev[lane] = ninf
-            # Branch-free update of each sorted window: drop the first copy of `old`
-            # (r_j = w_j if w_j < old else w_{j+1}), then insert `new`
-            # (w'_j = min(r_j, max(r_{j-1}, new))).
-            for j in range(k - 1):
-                for lane in range(_LANES):
-                    a = win[j, lane]
-                    b = win[j + 1, lane]
-                    r = a if a < old[lane] else b
-                    p = prev[lane]
-                    v = new[lane]
-                    m = p if p > v else v
-                    win[j, lane] = r if r < m else m
-                    prev[lane] = r
-            for lane in range(_LANES):
-                p = prev[lane]
-                v = new[lane]
-                win[k - 1, lane] = p if p > v else v
+                    out[i, l0 + lane] = dst[i, lane]
 
 
 def median_filter(x: np.ndarray, *, size: int, axis: int) -> np.ndarray:
@@ -177,7 +191,7 @@ def median_filter(x: np.ndarray, *, size: int, axis: int) -> np.ndarray:
     return out.T if transposed else out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _softmasks(harm: np.ndarray, perc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """librosa.util.softmask(harm, perc, power=2, split_zeros=True) and its complement,
     with librosa's float32 arithmetic."""
@@ -254,18 +268,25 @@ def hpss(*, y: np.ndarray | None = None, S: np.ndarray | None = None,
     return (mh * D).T, (mp * D).T
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _harmonic_spec(spec: np.ndarray, harm: np.ndarray, perc: np.ndarray) -> np.ndarray:
     """``softmask(harm, perc) * spec`` (librosa's harmonic STFT) in one pass, float32
-    arithmetic as librosa's softmask."""
+    arithmetic as librosa's softmask.
+
+    ``spec`` is complex64 (C order), ``harm``/``perc`` float32 of its shape.
+    """
     tiny = np.finfo(harm.dtype).tiny
     out = np.empty_like(spec)
-    sf = spec.ravel()
+    # The complex values as interleaved float32 pairs, so that the loop vectorises; the
+    # product is written out as the complex product with (m + 0j), as numpy and numba
+    # compute ``spec * m`` (same values, signed zeros included).
+    sf = spec.ravel().view(np.float32)
     hf = harm.ravel()
     pf = perc.ravel()
-    of = out.ravel()
+    of = out.ravel().view(np.float32)
     half = harm.dtype.type(0.5)
     one = harm.dtype.type(1.0)
+    zero = harm.dtype.type(0.0)
     for i in range(hf.size):
         h = hf[i]
         p = pf[i]
@@ -281,11 +302,14 @@ def _harmonic_spec(spec: np.ndarray, harm: np.ndarray, perc: np.ndarray) -> np.n
         small = r2 / (r2 + one)
         m = big if h >= p else small
         m = m if hi >= tiny else half
-        of[i] = sf[i] * m
+        a = sf[2 * i]
+        b = sf[2 * i + 1]
+        of[2 * i] = a * m - b * zero
+        of[2 * i + 1] = a * zero + b * m
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _overlap_add(frames: np.ndarray, window: np.ndarray, hop: int, n_out: int,
                  n_target: int) -> np.ndarray:
     """librosa.istft's overlap-add, window-sum-square normalisation and centring trim, then
@@ -310,7 +334,7 @@ def _overlap_add(frames: np.ndarray, window: np.ndarray, hop: int, n_out: int,
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _window_sumsquare(n_frames: int, window: np.ndarray, hop: int) -> np.ndarray:
     """Sum of the squared, overlapped windows on the samples the trimmed inverse STFT
     covers (librosa.filters.window_sumsquare, centred), float32 ``[hop * (n_frames - 1)]``."""
@@ -332,7 +356,7 @@ def _wss(n_frames: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _hpss_stats(frames: np.ndarray, window: np.ndarray, wss: np.ndarray, hop: int,
                 y: np.ndarray) -> tuple[float, float, float, float]:
     """Mean and variance of the harmonic waveform (overlap-add of ``frames``, normalised by
@@ -388,15 +412,39 @@ def _istft_tf(spec_tf: np.ndarray, n_target: int, *, hop_length: int = HOP_LENGT
     return _overlap_add(frames, _hann(n_fft), hop_length, n_out, n_target)
 
 
+def _percussive_medians_tf(mags_tf: list[np.ndarray], kernel: int = HPSS_KERNEL
+                           ) -> list[np.ndarray]:
+    """The frequency-axis medians of several frame-major magnitudes ``[frames_i, bins]`` in
+    one kernel call: every frame is filtered on its own, so stacking the frames of all the
+    signals fills the ``_LANES``-frame blocks (ten 130-frame segments take 21 blocks instead
+    of 30). Returns one ``[frames_i, bins]`` array (a view) per input."""
+    if len(mags_tf) == 1:
+        stacked = mags_tf[0]
+    else:
+        stacked = np.concatenate(mags_tf, axis=0)
+    perc = np.empty_like(stacked)
+    _median_kernel(stacked, kernel, True, perc)
+    out = []
+    start = 0
+    for m in mags_tf:
+        out.append(perc[start:start + m.shape[0]])
+        start += m.shape[0]
+    return out
+
+
 def _hpss_summary_tf(spec_tf: np.ndarray, mag_tf: np.ndarray, y: np.ndarray,
-                     kernel: int = HPSS_KERNEL) -> tuple[float, float, float, float]:
-    """(harmony mean, var, perceptr mean, var) of a signal from its STFT ``[frames, bins]``."""
+                     kernel: int = HPSS_KERNEL, perc: np.ndarray | None = None
+                     ) -> tuple[float, float, float, float]:
+    """(harmony mean, var, perceptr mean, var) of a signal from its STFT ``[frames, bins]``;
+    ``perc``, when given, is the frequency-axis median of ``mag_tf`` already computed
+    (:func:`_percussive_medians_tf`)."""
     import scipy.fft
 
     harm = np.empty_like(mag_tf)
-    perc = np.empty_like(mag_tf)
     _median_kernel(mag_tf, kernel, False, harm)
-    _median_kernel(mag_tf, kernel, True, perc)
+    if perc is None:
+        perc = np.empty_like(mag_tf)
+        _median_kernel(mag_tf, kernel, True, perc)
     frames = scipy.fft.irfft(_harmonic_spec(spec_tf, harm, perc), n=N_FFT, axis=-1)
     return _hpss_stats(frames, _hann(N_FFT), _wss(frames.shape[0]), HOP_LENGTH, y)
 

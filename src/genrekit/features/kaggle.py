@@ -30,7 +30,7 @@ from genrekit.constants import (
 )
 from genrekit.exceptions import ParameterError
 from genrekit.features.chroma import _chroma_tf
-from genrekit.features.hpss import _hpss_summary_tf
+from genrekit.features.hpss import _hpss_summary_tf, _percussive_medians_tf
 from genrekit.features.mfcc import _mel_tf, _mfcc_from_db_tf, power_to_db
 from genrekit.features.rhythm import _onset_tf, tempo
 from genrekit.features.spectral import _frame_rms, _frame_zcr, _spectral_all
@@ -99,11 +99,20 @@ def _mean_var(x: np.ndarray) -> tuple[float, float]:
     return float(np.mean(x)), float(np.var(x))
 
 
-def _signal_features(y: np.ndarray, sr: int, pad_mode: str, want_mel: bool
+def _signal_features(y: np.ndarray, sr: int, pad_mode: str, want_mel: bool,
+                     pre: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                      ) -> tuple[dict[str, float], np.ndarray | None]:
-    """The 57 features (and optionally the log-mel) of one validated float32 signal."""
-    spec = _stft_tf(y, pad_mode=pad_mode)  # [frames, bins] complex64: the one STFT
-    mag = np.abs(spec)
+    """The 57 features (and optionally the log-mel) of one validated float32 signal.
+
+    ``pre``: its STFT, magnitude and frequency-axis HPSS median, when already computed
+    (:func:`_segment_spectra`); otherwise they are computed here.
+    """
+    perc = None
+    if pre is None:
+        spec = _stft_tf(y, pad_mode=pad_mode)  # [frames, bins] complex64: the one STFT
+        mag = np.abs(spec)
+    else:
+        spec, mag, perc = pre
     power = np.square(mag)
     out: dict[str, float] = {}
 
@@ -121,7 +130,7 @@ def _signal_features(y: np.ndarray, sr: int, pad_mode: str, want_mel: bool
         _frame_zcr(y, N_FFT, HOP_LENGTH, 1e-10))
 
     (out["harmony_mean"], out["harmony_var"], out["perceptr_mean"],
-     out["perceptr_var"]) = _hpss_summary_tf(spec, mag, y)
+     out["perceptr_var"]) = _hpss_summary_tf(spec, mag, y, perc=perc)
 
     mel = _mel_tf(power, sr)  # [frames, 128]
     mel_db = power_to_db(mel)
@@ -138,6 +147,17 @@ def _signal_features(y: np.ndarray, sr: int, pad_mode: str, want_mel: bool
     if want_mel:
         log_mel = np.ascontiguousarray(power_to_db(mel, ref="max").T, dtype=np.float32)
     return {name: out[name] for name in FEATURE_NAMES}, log_mel
+
+
+def _segment_spectra(y: np.ndarray, pad_mode: str
+                     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(STFT, magnitude, frequency-axis HPSS median) of every whole segment of ``y``, the
+    medians of all segments computed in one kernel call (same values: each frame is filtered
+    on its own)."""
+    specs = [_stft_tf(y[a:b], pad_mode=pad_mode) for a, b in segment_bounds(len(y))]
+    mags = [np.abs(s) for s in specs]
+    percs = _percussive_medians_tf(mags) if mags else []
+    return list(zip(specs, mags, percs, strict=True))
 
 
 def _validate(y: np.ndarray, sr: int, pad_mode: str) -> np.ndarray:
@@ -196,7 +216,9 @@ def segment_features(y: np.ndarray, *, sr: int = SAMPLE_RATE,
         One dict per segment; empty when ``y`` is shorter than one segment.
     """
     y = _validate(y, sr, pad_mode)
-    return [_signal_features(y[a:b], sr, pad_mode, False)[0] for a, b in segment_bounds(len(y))]
+    return [_signal_features(y[a:b], sr, pad_mode, False, pre)[0]
+            for (a, b), pre in zip(segment_bounds(len(y)), _segment_spectra(y, pad_mode),
+                                   strict=True)]
 
 
 def analyze_track(y: np.ndarray, *, sr: int = SAMPLE_RATE, pad_mode: str = DEFAULT_PAD_MODE,
@@ -223,8 +245,8 @@ def analyze_track(y: np.ndarray, *, sr: int = SAMPLE_RATE, pad_mode: str = DEFAU
     track, track_mel = _signal_features(y, sr, pad_mode, mel)
     segments: list[dict[str, float]] = []
     seg_mels: list[np.ndarray] = []
-    for a, b in segment_bounds(len(y)):
-        feats, seg_mel = _signal_features(y[a:b], sr, pad_mode, mel)
+    for (a, b), pre in zip(segment_bounds(len(y)), _segment_spectra(y, pad_mode), strict=True):
+        feats, seg_mel = _signal_features(y[a:b], sr, pad_mode, mel, pre)
         segments.append(feats)
         if seg_mel is not None:
             seg_mels.append(seg_mel)

@@ -29,7 +29,7 @@ _MAX_TEMPO = 320.0
 _BLOCK = 128  # frames per batched FFT
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _onset_median_tf(db: np.ndarray, pad: int) -> np.ndarray:
     """Median over bands of the positive first difference of ``db`` ``[frames, bands]``,
     shifted right by ``pad`` frames (zeros) and cut to ``frames``: float32 ``[frames]``."""

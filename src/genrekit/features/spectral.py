@@ -36,7 +36,7 @@ __all__ = [
 ROLL_PERCENT = 0.85  # librosa's default rolloff fraction (the Kaggle column)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _spectral_tf(mag: np.ndarray, freqs: np.ndarray, roll_percent: float
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centroid, bandwidth (p=2) and rolloff of each frame of ``mag`` ``[frames, bins]``."""
@@ -138,7 +138,7 @@ def spectral_rolloff(*, y: np.ndarray | None = None, S: np.ndarray | None = None
     return _spectral_all(_magnitude_tf(y, S, pad_mode=pad_mode), sr)[2][None, :]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _frame_rms(padded: np.ndarray, n_frames: int, frame: int, hop: int) -> np.ndarray:
     # Cumulative sum of squares in float64: exact enough that each frame's mean matches
     # librosa's float32 mean to ~1e-7.
@@ -181,7 +181,7 @@ def rms(*, y: np.ndarray, pad_mode: str = DEFAULT_PAD_MODE, frame_length: int = 
     return _frame_rms(padded, n, frame_length, hop_length)[None, :]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _frame_zcr(y: np.ndarray, frame: int, hop: int, threshold: float) -> np.ndarray:
     half = frame // 2
     n = y.size
