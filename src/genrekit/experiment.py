@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genrekit._io import atomic_write, atomic_write_text
 from genrekit._version import __version__
 from genrekit.constants import (
     FEATURE_NAMES,
@@ -745,9 +746,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -755,9 +754,7 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def _write_parquet(path: Path, df: pd.DataFrame) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def results_markdown(results: Mapping[str, Any]) -> str:
@@ -809,22 +806,16 @@ def _save_model(est: Any, folder: Path, name: str) -> str | None:
     final = est.steps[-1][1] if hasattr(est, "steps") else est
     if type(final).__name__ == "LGBMClassifier" and (not hasattr(est, "steps")
                                                      or len(est.steps) == 1):
-        path = folder / f"{name}.txt"
-        tmp = folder / f".{name}.txt.tmp"
-        final.booster_.save_model(str(tmp))
-        os.replace(tmp, path)
+        path = atomic_write(folder / f"{name}.txt",
+                            lambda tmp: final.booster_.save_model(str(tmp)))
         return path.name
     import skops.io as sio
 
-    path = folder / f"{name}.skops"
-    tmp = folder / f".{name}.skops.tmp"
     try:
-        sio.dump(est, tmp)
+        path = atomic_write(folder / f"{name}.skops", lambda tmp: sio.dump(est, tmp))
     except Exception as exc:  # skops cannot serialise every object; the run still counts
-        tmp.unlink(missing_ok=True)
         print(f"note: model {name} not saved: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
-    os.replace(tmp, path)
     return path.name
 
 

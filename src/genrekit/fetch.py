@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from genrekit._io import atomic_write_text
 from genrekit._version import __version__
 from genrekit.constants import GENRES
 from genrekit.exceptions import AudioError, FetchError, ParameterError
@@ -395,9 +396,7 @@ def _check_tracks(dest: Path, tracks: Sequence[Path]) -> list[str]:
         *(problems or ["none"]),
     ]
     text = "\n".join(lines) + "\n"
-    tmp = dest / f".{KNOWN_ISSUES_FILE}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, dest / KNOWN_ISSUES_FILE)
+    atomic_write_text(dest / KNOWN_ISSUES_FILE, text)
     return problems
 
 
@@ -425,9 +424,7 @@ def _fetch_gtzan(dest: Path) -> Path:
     problems = _check_tracks(dest, tracks)
     doc = {"source": list(item.urls), "sha256": item.sha256, "genrekit_version": __version__,
            "files": [t.relative_to(dest).as_posix() for t in tracks]}
-    tmp = dest / f"{_MARKER}.tmp"
-    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, marker)
+    atomic_write_text(marker, json.dumps(doc, indent=1) + "\n")
     archive.unlink(missing_ok=True)
     shutil.rmtree(downloads, ignore_errors=True)
     if problems:

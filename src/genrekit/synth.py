@@ -41,11 +41,13 @@ import sys
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from genrekit._io import atomic_write, atomic_write_text
 from genrekit.constants import GENRES, SAMPLE_RATE
 from genrekit.exceptions import ParameterError
 
@@ -643,12 +645,6 @@ about real genre classification. Regenerate it with:
 """
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_dataset(
     out_dir: str | os.PathLike[str],
     *,
@@ -718,7 +714,7 @@ def write_dataset(
     readme = _README.format(
         n=total, version=__version__, seed=seed, per_genre=per_genre, seconds=seconds, out=out
     )
-    _atomic_write(out / "README.txt", readme.encode("utf-8"))
+    atomic_write_text(out / "README.txt", readme)
     return paths
 
 
@@ -729,7 +725,8 @@ def _write_all(out: Path, genres: tuple[str, ...], per_genre: int, seconds: floa
         (out / genre).mkdir(exist_ok=True)
         for i in range(per_genre):
             path = out / genre / f"{genre}.{i:05d}.wav"
-            _atomic_write(path, _wav_bytes(synthesize(genre, seconds=seconds, index=i, seed=seed)))
+            data = _wav_bytes(synthesize(genre, seconds=seconds, index=i, seed=seed))
+            atomic_write(path, partial(Path.write_bytes, data=data))
             paths.append(path)
             if progress is not None:
                 progress(len(paths), total)

